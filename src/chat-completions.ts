@@ -1,0 +1,85 @@
+import type { Context } from 'hono';
+import type { AppEnv, Env } from './env';
+import { GatewayError, modelNotFound, payloadTooLarge } from './openai/errors';
+import { parseChatRequest } from './openai/parse-chat-request';
+import { providers } from './providers';
+import type { RequestNotes } from './providers/provider';
+import { catalogFor } from './routing/catalog';
+
+const MiB = 1024 * 1024;
+/** Fits ten full-HD PNG screenshots (≈ 3–4 MB of base64 each) with room to spare. */
+const DEFAULT_MAX_BODY_BYTES = 64 * MiB;
+const DEFAULT_MAX_IMAGE_BYTES = 20 * MiB;
+
+const limit = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return value && Number.isFinite(n) && n > 0 ? n : fallback;
+};
+
+/** POST /v1/chat/completions */
+export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
+  const env = c.env;
+  const text = await readBodyText(c.req.raw, limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
+  const request = parseChatRequest(text);
+
+  const target = catalogFor(env.MODELS).resolve(request.model);
+  if (!target) throw modelNotFound(request.model);
+  const provider = providers[target.provider];
+  if (!provider.isConfigured(env)) {
+    throw new GatewayError(
+      503,
+      `The model '${request.model}' is served by ${target.provider}, which has no credentials configured on this gateway.`,
+      'server_error',
+      'model',
+      'provider_not_configured',
+    );
+  }
+
+  const notes: RequestNotes = { dropped: [], adapted: [] };
+  const result = await provider.chatCompletion({
+    request,
+    target,
+    env,
+    signal: c.req.raw.signal,
+    notes,
+    maxImageBytes: limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES),
+  });
+
+  const headers = new Headers({ 'x-request-id': c.get('requestId') });
+  if (notes.dropped.length) headers.set('x-switchboard-dropped-params', notes.dropped.join(', '));
+  if (notes.adapted.length) headers.set('x-switchboard-adapted', notes.adapted.join(', '));
+  if (result.stream) {
+    headers.set('content-type', 'text/event-stream; charset=utf-8');
+    headers.set('cache-control', 'no-cache');
+    return new Response(result.body, { headers });
+  }
+  headers.set('content-type', 'application/json');
+  return new Response(typeof result.body === 'string' ? result.body : JSON.stringify(result.body), { headers });
+}
+
+/** Reads the body as text, refusing (413) anything over `maxBytes` without reading it all. */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    payloadTooLarge(`The request body is larger than this gateway's limit of ${maxBytes} bytes.`);
+  const declared = Number(request.headers.get('content-length'));
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return '';
+  if (declared > 0) return request.text();
+  // No content-length (chunked upload): count as it arrives.
+  const reader = request.body.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+export type { Env };

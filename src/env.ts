@@ -1,0 +1,29 @@
+import type { ModelsConfig } from './routing/catalog';
+
+/** Worker bindings: `[vars]` from wrangler.toml plus secrets (`wrangler secret put`, `.dev.vars`). */
+export interface Env {
+  /** Comma-separated gateway keys accepted from clients (secret). */
+  GATEWAY_KEYS?: string;
+  /** Public model names → deployments (wrangler.toml `[vars.MODELS]`, or the same as a JSON string). */
+  MODELS?: ModelsConfig | string;
+  /** Largest request body accepted, in bytes (default 64 MiB). */
+  MAX_BODY_BYTES?: string;
+  /** Largest single image accepted, in decoded bytes (default 20 MiB). */
+  MAX_IMAGE_BYTES?: string;
+
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+  AZURE_OPENAI_API_KEY?: string;
+  /** `https://{resource}.openai.azure.com` */
+  AZURE_OPENAI_ENDPOINT?: string;
+  AZURE_OPENAI_API_VERSION?: string;
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
+  GEMINI_API_KEY?: string;
+  GEMINI_BASE_URL?: string;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { requestId: string };
+}

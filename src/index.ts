@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { requireGatewayKey } from './auth/gateway-keys';
+import { chatCompletions } from './chat-completions';
+import type { AppEnv } from './env';
+import { GatewayError, errorResponse } from './openai/errors';
+import { listModels } from './models';
+
+const app = new Hono<AppEnv>();
+
+app.use('*', async (c, next) => {
+  c.set('requestId', c.req.header('x-request-id')?.slice(0, 128) ?? crypto.randomUUID());
+  await next();
+});
+
+app.get('/health', (c) => c.json({ ok: true }));
+app.use('/v1/*', requireGatewayKey);
+app.post('/v1/chat/completions', chatCompletions);
+app.get('/v1/models', listModels);
+
+app.notFound((c) =>
+  errorResponse(
+    new GatewayError(404, `Unknown endpoint: ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'unknown_url'),
+  ),
+);
+
+app.onError((error, c) => {
+  const requestId = { 'x-request-id': c.get('requestId') ?? '' };
+  if (error instanceof GatewayError) return errorResponse(error, requestId);
+  // Never a stack trace to the client; the log line names the request, not its content.
+  console.error(`request ${requestId['x-request-id']} failed:`, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  return errorResponse(new GatewayError(500, 'The gateway failed unexpectedly while handling this request.', 'server_error', null, 'internal_error'), requestId);
+});
+
+export default app;

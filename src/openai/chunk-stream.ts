@@ -1,0 +1,70 @@
+import { GatewayError } from './errors';
+import { SSE_DONE, sseData } from './sse';
+import type { ChatCompletionChunk } from './types';
+
+const encoder = new TextEncoder();
+
+/** A provider's stream translation: pure, one upstream event in, OpenAI chunks out. */
+export interface StreamTranslator<E> {
+  onEvent(event: E): ChatCompletionChunk[];
+  /** Chunks owed after the upstream ended normally (e.g. the usage chunk). */
+  onEnd(): ChatCompletionChunk[];
+  /** The final chunk for a failure after the stream began: carries the error object. */
+  errorChunk(error: GatewayError): ChatCompletionChunk;
+}
+
+/**
+ * Streams translated chunks to the client as each upstream event arrives: pull-based,
+ * so nothing is buffered ahead of the client and no delay is added. An upstream
+ * failure mid-stream becomes a final error chunk and `[DONE]`, never a hang or a
+ * truncated stream; the client going away aborts the upstream.
+ *
+ * @param toGatewayError maps whatever the upstream iterator throws to a GatewayError
+ */
+export function openAIChunkStream<E>(
+  events: AsyncIterator<E>,
+  translator: StreamTranslator<E>,
+  toGatewayError: (error: unknown) => GatewayError,
+  abortUpstream: () => void,
+): ReadableStream<Uint8Array> {
+  let finished = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          // Loop until something is sent: events like `ping` translate to nothing.
+          for (;;) {
+            const next = await events.next();
+            const chunks = next.done ? translator.onEnd() : translator.onEvent(next.value);
+            let text = '';
+            for (const chunk of chunks) text += sseData(chunk);
+            if (next.done) {
+              finished = true;
+              controller.enqueue(encoder.encode(text + SSE_DONE));
+              controller.close();
+              return;
+            }
+            if (text) {
+              controller.enqueue(encoder.encode(text));
+              return;
+            }
+          }
+        } catch (error) {
+          finished = true;
+          const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
+          controller.enqueue(encoder.encode(sseData(translator.errorChunk(gatewayError)) + SSE_DONE));
+          controller.close();
+          abortUpstream();
+        }
+      },
+      cancel() {
+        if (finished) return;
+        finished = true;
+        abortUpstream();
+        // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
+        Promise.resolve(events.return?.()).catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

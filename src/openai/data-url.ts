@@ -1,0 +1,76 @@
+import { badRequest, payloadTooLarge } from './errors';
+
+export type ImageMediaType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
+
+export interface DataUrlImage {
+  /** Media type sniffed from the bytes, not the label the client wrote. */
+  mediaType: ImageMediaType;
+  /** The base64 payload exactly as sent (not re-encoded). */
+  base64: string;
+}
+
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Parses an image `data:` URL. The declared media type is ignored: clients routinely
+ * label PNG screenshots `image/jpeg`, and Claude and Gemini reject a mismatch, so the
+ * type is sniffed from the first bytes. Only the head is decoded, so this stays cheap
+ * for multi-megabyte screenshots; the whole payload is checked for base64 characters.
+ *
+ * @param param where the URL sits in the request, for error messages
+ */
+export function parseImageDataUrl(url: string, param: string, maxBytes: number): DataUrlImage {
+  const comma = url.indexOf(',');
+  if (!url.startsWith('data:') || comma < 0) {
+    throw badRequest(`${param} is not a valid data: URL.`, param, 'invalid_image_url');
+  }
+  const header = url.slice(5, comma);
+  if (!/;base64$/i.test(header)) {
+    throw badRequest(`${param} must be a base64 data: URL (data:image/png;base64,...).`, param, 'invalid_image_url');
+  }
+  let base64 = url.slice(comma + 1);
+  if (/\s/.test(base64)) base64 = base64.replace(/\s+/g, '');
+  if (base64.length === 0 || base64.length % 4 === 1 || !BASE64_RE.test(base64)) {
+    throw badRequest(`${param} has a malformed base64 payload.`, param, 'invalid_image_url');
+  }
+  const decodedBytes = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
+  if (decodedBytes > maxBytes) {
+    throw payloadTooLarge(
+      `${param} is ${decodedBytes} bytes; the gateway accepts images up to ${maxBytes} bytes.`,
+      param,
+    );
+  }
+  const mediaType = sniffImageMediaType(decodeHead(base64));
+  if (!mediaType) {
+    throw badRequest(
+      `${param} is not a PNG, JPEG, GIF or WebP image (its first bytes match none of them).`,
+      param,
+      'invalid_image_format',
+    );
+  }
+  return { mediaType, base64 };
+}
+
+/** Decodes the first bytes of a base64 string: enough to sniff any supported format. */
+function decodeHead(base64: string): Uint8Array {
+  // 24 base64 characters are 18 bytes; the payload was validated above, so atob cannot throw.
+  const binary = atob(base64.slice(0, 24));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Recognises an image format by its magic bytes. */
+export function sniffImageMediaType(bytes: Uint8Array): ImageMediaType | null {
+  const at = (i: number, ...values: number[]) => values.every((v, k) => bytes[i + k] === v);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
+  if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (at(0, 0x47, 0x49, 0x46, 0x38) && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61) return 'image/gif';
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp';
+  return null;
+}
+
+/** True for URLs an upstream can fetch itself. */
+export function isHttpUrl(url: string): boolean {
+  return url.startsWith('https://') || url.startsWith('http://');
+}

@@ -1,0 +1,10 @@
+import type { ProviderName } from '../routing/catalog';
+import { azureProvider } from './azure';
+import { openaiProvider } from './openai';
+import type { Provider } from './provider';
+
+/** Every upstream, by the prefix clients use in `provider/model` names. */
+export const providers: Record<ProviderName, Provider> = {
+  openai: openaiProvider,
+  azure: azureProvider,
+};

@@ -1,0 +1,179 @@
+import { errorChunk, newCompletionMeta } from '../../openai/chunks';
+import { GatewayError } from '../../openai/errors';
+import { SSE_DONE, sseData } from '../../openai/sse';
+import type { ProviderResult } from '../provider';
+import { redactSecrets, retryAfterSeconds, upstreamHttpError, upstreamNetworkError } from '../upstream-error';
+
+// Forwarding to an upstream that already speaks OpenAI's format (OpenAI, Azure, and
+// later vLLM / LMDeploy): the body goes out as the client sent it (model swapped),
+// and the answer comes back byte for byte, guarded so that a stream cut mid-way ends
+// with an error chunk and `[DONE]` rather than a truncated event.
+
+const encoder = new TextEncoder();
+
+export interface ForwardOptions {
+  provider: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  stream: boolean;
+  signal: AbortSignal;
+  /** Secrets to scrub from upstream error messages. */
+  secrets: (string | undefined)[];
+  /** Optional per-event rewrite for streams: the new `data`, or null to drop the event (Azure). */
+  rewriteEvent?: (data: string) => string | null;
+}
+
+export async function forwardChatCompletion(options: ForwardOptions): Promise<ProviderResult> {
+  let response: Response;
+  try {
+    response = await fetch(options.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...options.headers },
+      body: options.body,
+      signal: options.signal,
+    });
+  } catch (error) {
+    throw upstreamNetworkError(options.provider, error);
+  }
+  if (!response.ok) throw await openAIStyleError(options.provider, response, options.secrets);
+  if (!options.stream) return { stream: false, body: await response.text() };
+  if (!response.body) throw upstreamNetworkError(options.provider, new Error('empty stream'));
+  return { stream: true, body: guardSseStream(response.body, options.provider, options.rewriteEvent) };
+}
+
+/** Reads an OpenAI-format error body (`{"error":{"message",…}}`) into a GatewayError. */
+export async function openAIStyleError(provider: string, response: Response, secrets: (string | undefined)[]): Promise<GatewayError> {
+  const text = await response.text().catch(() => '');
+  let message: string | undefined;
+  let param: string | null = null;
+  let code: string | null = null;
+  try {
+    const body = JSON.parse(text);
+    const error = body?.error ?? body;
+    if (typeof error?.message === 'string') message = error.message;
+    if (typeof error?.param === 'string') param = error.param;
+    if (typeof error?.code === 'string') code = error.code;
+  } catch {
+    // Not JSON (an HTML error page from a proxy): keep a short plain-text excerpt.
+    message = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200) || undefined;
+  }
+  const mapped = upstreamHttpError(
+    provider,
+    response.status,
+    message && redactSecrets(message, secrets),
+    retryAfterSeconds(response.headers),
+  );
+  // A caller's mistake keeps the upstream's param and code, so the client sees what OpenAI would say.
+  if (mapped.status >= 400 && mapped.status < 500 && mapped.status !== 429 && (param || code)) {
+    return new GatewayError(mapped.status, mapped.message, mapped.type, param, code ?? mapped.code, mapped.headers);
+  }
+  return mapped;
+}
+
+/**
+ * Forwards complete SSE events as they arrive. The bytes after the last event
+ * boundary are held until the rest of that event arrives (a client cannot use half
+ * an event anyway), so a failure can always be reported as a clean final event.
+ */
+function guardSseStream(
+  upstream: ReadableStream<Uint8Array>,
+  provider: string,
+  rewriteEvent?: (data: string) => string | null,
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  let pending: Uint8Array = new Uint8Array(0);
+  let sawDone = false;
+  const decoder = rewriteEvent ? new TextDecoder() : undefined;
+
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: GatewayError) => {
+    const meta = newCompletionMeta('');
+    controller.enqueue(encoder.encode(sseData(errorChunk(meta, error)) + SSE_DONE));
+    controller.close();
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await reader.read();
+          } catch (error) {
+            return fail(controller, upstreamNetworkError(provider, error));
+          }
+          if (result.done) {
+            if (pending.length > 0 && !sawDone) {
+              // The upstream's last event had no terminating blank line: still a whole event.
+              const tail = concat(pending, encoder.encode('\n\n'));
+              pending = new Uint8Array(0);
+              sawDone = endsWithDone(tail);
+              controller.enqueue(rewriteEvents(tail, rewriteEvent, decoder));
+            }
+            if (!sawDone) return fail(controller, new GatewayError(502, `${provider} ended the stream before it finished.`, 'upstream_error', null, 'upstream_stream_truncated'));
+            controller.close();
+            return;
+          }
+          const bytes = pending.length ? concat(pending, result.value) : result.value;
+          const end = lastEventBoundary(bytes);
+          if (end < 0) {
+            pending = bytes;
+            continue;
+          }
+          const complete = bytes.subarray(0, end);
+          pending = bytes.slice(end);
+          if (endsWithDone(complete)) sawDone = true;
+          const out = rewriteEvents(complete, rewriteEvent, decoder);
+          if (out.length > 0) {
+            controller.enqueue(out);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Index just past the last blank line (`\n\n` or `\n\r\n`), or -1. */
+function lastEventBoundary(bytes: Uint8Array): number {
+  for (let i = bytes.length - 1; i > 0; i--) {
+    if (bytes[i] !== 0x0a) continue;
+    if (bytes[i - 1] === 0x0a) return i + 1;
+    if (bytes[i - 1] === 0x0d && i >= 2 && bytes[i - 2] === 0x0a) return i + 1;
+  }
+  return -1;
+}
+
+const DONE_BYTES = encoder.encode('[DONE]');
+
+function endsWithDone(bytes: Uint8Array): boolean {
+  // The sentinel is the last event: look for it in the final few bytes only.
+  const from = Math.max(0, bytes.length - 16);
+  outer: for (let i = from; i <= bytes.length - DONE_BYTES.length; i++) {
+    for (let k = 0; k < DONE_BYTES.length; k++) if (bytes[i + k] !== DONE_BYTES[k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+function rewriteEvents(bytes: Uint8Array, rewrite: ((data: string) => string | null) | undefined, decoder: TextDecoder | undefined): Uint8Array {
+  if (!rewrite || !decoder) return bytes;
+  let out = '';
+  for (const event of decoder.decode(bytes).split(/\r?\n\r?\n/)) {
+    if (!event.startsWith('data:')) continue;
+    const data = rewrite(event.slice(event.charCodeAt(5) === 32 ? 6 : 5));
+    if (data !== null) out += `data: ${data}\n\n`;
+  }
+  return encoder.encode(out);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,37 @@
+import type { Env } from '../env';
+import type { ChatCompletion, ChatCompletionRequest } from '../openai/types';
+import type { Target } from '../routing/catalog';
+
+/** What a translation changed about the request, reported to the client in headers. */
+export interface RequestNotes {
+  /** Parameters the upstream cannot honour, dropped (x-switchboard-dropped-params). */
+  dropped: string[];
+  /** Parameters changed to fit the upstream, as `param=value` (x-switchboard-adapted). */
+  adapted: string[];
+}
+
+export interface ProviderCall {
+  request: ChatCompletionRequest;
+  target: Target;
+  env: Env;
+  /** Aborted when the client goes away: providers pass it to their upstream fetch. */
+  signal: AbortSignal;
+  notes: RequestNotes;
+  maxImageBytes: number;
+}
+
+/**
+ * The result of a successful call, already in OpenAI's format. Failures before the
+ * response begins are thrown as GatewayError; failures after a stream began end the
+ * stream with an error chunk (see openai/chunk-stream.ts).
+ */
+export type ProviderResult =
+  | { stream: false; body: ChatCompletion | string }
+  | { stream: true; body: ReadableStream<Uint8Array> };
+
+/** An upstream. Adding one: a folder under providers/ exporting one of these, registered in providers/index.ts. */
+export interface Provider {
+  chatCompletion(call: ProviderCall): Promise<ProviderResult>;
+  /** Whether the environment has what this provider needs (credentials), for routing and GET /v1/models. */
+  isConfigured(env: Env): boolean;
+}

@@ -1,0 +1,60 @@
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// Starts the real Worker in workerd (Miniflare), built from src/ the way wrangler
+// builds it, with the compatibility settings from wrangler.toml.
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bundleDir = `${root}node_modules/.cache/switchboard-test`;
+export const bundlePath = `${bundleDir}/worker.mjs`;
+
+export async function buildWorkerBundle(): Promise<string> {
+  mkdirSync(bundleDir, { recursive: true });
+  await build({
+    entryPoints: [`${root}src/index.ts`],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    outfile: bundlePath,
+    logLevel: 'error',
+  });
+  return bundlePath;
+}
+
+export function wranglerSettings() {
+  const toml = readFileSync(`${root}wrangler.toml`, 'utf8');
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
+  return {
+    compatibilityDate: date ?? '2025-09-01',
+    compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [],
+  };
+}
+
+export interface Gateway {
+  url: string;
+  /** Base URL for the openai SDK. */
+  baseURL: string;
+  mf: Miniflare;
+  close(): Promise<void>;
+}
+
+export const TEST_GATEWAY_KEY = 'sk-switchboard-test-key';
+
+/** Starts the gateway with these bindings (secrets and vars); GATEWAY_KEYS defaults to TEST_GATEWAY_KEY. */
+export async function startGateway(bindings: Record<string, unknown>): Promise<Gateway> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: bundlePath,
+    ...wranglerSettings(),
+    bindings: { GATEWAY_KEYS: TEST_GATEWAY_KEY, ...bindings } as Record<string, string>,
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  return { url, baseURL: `${url}/v1`, mf, close: () => mf.dispose() };
+}

@@ -1,0 +1,38 @@
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// Validates gateway output against OpenAI's own OpenAPI schemas
+// (../shared/specs/openai-chat-subset.json, beside the repository).
+
+const specPath = fileURLToPath(new URL('../../../shared/specs/openai-chat-subset.json', import.meta.url));
+const spec = withNullable(JSON.parse(readFileSync(specPath, 'utf8')));
+
+// The spec mixes JSON Schema with OpenAPI 3.0 (`nullable`, `x-*` annotations,
+// `format: unixtime`): Ajv in non-strict mode, with `nullable` rewritten to JSON Schema.
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+ajv.addSchema(spec, 'openai');
+
+/** `{…, nullable: true}` → `{anyOf: [{…}, {type: 'null'}]}`, throughout. */
+function withNullable(node: any): any {
+  if (Array.isArray(node)) return node.map(withNullable);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) if (k !== 'nullable') out[k] = withNullable(v);
+  return node.nullable === true ? { anyOf: [out, { type: 'null' }] } : out;
+}
+
+function validator(name: string) {
+  const validate = ajv.getSchema(`openai#/components/schemas/${name}`);
+  if (!validate) throw new Error(`no schema ${name}`);
+  return (value: unknown) => {
+    if (!validate(value)) {
+      throw new Error(`${name} schema violation: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`);
+    }
+  };
+}
+
+export const assertChatCompletion = validator('CreateChatCompletionResponse');
+export const assertChatCompletionChunk = validator('CreateChatCompletionStreamResponse');
+export const assertErrorResponse = validator('ErrorResponse');
+export const assertModelList = validator('ListModelsResponse');
