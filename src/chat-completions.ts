@@ -20,7 +20,8 @@ const limit = (value: string | undefined, fallback: number) => {
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const env = c.env;
   const text = await readBodyText(c.req.raw, limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
-  const request = parseChatRequest(text);
+  const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
+  const request = parseChatRequest(text, { maxImageBytes });
 
   const target = catalogFor(env.MODELS).resolve(request.model);
   if (!target) throw modelNotFound(request.model);
@@ -42,7 +43,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     env,
     signal: c.req.raw.signal,
     notes,
-    maxImageBytes: limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES),
+    maxImageBytes,
   });
 
   const headers = new Headers({ 'x-request-id': c.get('requestId') });
@@ -57,12 +58,15 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   return new Response(typeof result.body === 'string' ? result.body : JSON.stringify(result.body), { headers });
 }
 
-/** Reads the body as text, refusing (413) anything over `maxBytes` without reading it all. */
+/** Reads the body as text, refusing (413) anything over `maxBytes` without keeping it. */
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
   const tooLarge = () =>
     payloadTooLarge(`The request body is larger than this gateway's limit of ${maxBytes} bytes.`);
   const declared = Number(request.headers.get('content-length'));
-  if (declared > maxBytes) throw tooLarge();
+  if (declared > maxBytes) {
+    if (request.body && declared <= MAX_DRAIN_BYTES) await drain(request.body.getReader(), declared);
+    throw tooLarge();
+  }
   if (!request.body) return '';
   if (declared > 0) return request.text();
   // No content-length (chunked upload): count as it arrives.
@@ -75,10 +79,32 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     if (done) return text + decoder.decode();
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      await drain(reader, size);
       throw tooLarge();
     }
     text += decoder.decode(value, { stream: true });
+  }
+}
+
+/** Beyond this much, an oversized upload is cut off rather than read to its end. */
+const MAX_DRAIN_BYTES = 256 * MiB;
+
+/**
+ * Reads and discards the rest of a refused body. Answering while the client is still
+ * sending makes the socket close with unread data, which resets the connection: the
+ * client never sees the 413 and its SDK retries the upload as a network error.
+ */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, counted: number): Promise<void> {
+  let size = counted;
+  try {
+    while (size <= MAX_DRAIN_BYTES) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to answer.
   }
 }
 

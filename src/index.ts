@@ -8,14 +8,26 @@ import { listModels } from './models';
 const app = new Hono<AppEnv>();
 
 app.use('*', async (c, next) => {
-  c.set('requestId', c.req.header('x-request-id')?.slice(0, 128) ?? crypto.randomUUID());
+  const requestId = c.req.header('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+  c.set('requestId', requestId);
   await next();
+  // Every answer names its request, errors from auth and routing included, so a report can be matched to a log line.
+  if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', requestId);
 });
 
 app.get('/health', (c) => c.json({ ok: true }));
 app.use('/v1/*', requireGatewayKey);
 app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);
+// A known path with the wrong method: say which method it takes rather than "unknown endpoint".
+for (const [path, allowed] of [['/v1/chat/completions', 'POST'], ['/v1/models', 'GET']] as const) {
+  app.all(path, (c) =>
+    errorResponse(
+      new GatewayError(405, `${c.req.method} is not allowed on ${path}; use ${allowed}.`, 'invalid_request_error', null, 'method_not_allowed'),
+      { allow: allowed },
+    ),
+  );
+}
 
 app.notFound((c) =>
   errorResponse(

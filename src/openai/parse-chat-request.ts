@@ -1,3 +1,4 @@
+import { checkImageDataUrlEnvelope } from './data-url';
 import { badRequest } from './errors';
 import type { ChatCompletionRequest } from './types';
 
@@ -15,13 +16,22 @@ const PART_TYPES: Record<string, Set<string>> = {
   function: new Set(['text']),
 };
 const TOOL_NAME_RE = /^[a-zA-Z0-9_-]{1,64}$/;
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+/** JSON nesting allowed in a tool or response schema: far past any real schema, well short of a stack overflow in the translators' recursive schema conversions. */
+const MAX_SCHEMA_DEPTH = 100;
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
-function fail(param: string, message: string, code: string | null = null): never {
+/** What validation needs to know about this gateway. */
+export interface ValidationLimits {
+  /** Largest decoded image in a `data:` URL; when set, every such URL's header and size are checked (413 above it). */
+  maxImageBytes?: number;
+}
+
+function fail(param: string, message: string, code: string = 'invalid_value'): never {
   throw badRequest(`Invalid value for '${param}': ${message}`, param, code);
 }
 
@@ -33,13 +43,15 @@ function expectType(value: unknown, param: string, expected: 'string' | 'boolean
 function checkNumber(body: Json, key: string, min: number, max: number, integer = false) {
   const v = body[key];
   if (v === undefined || v === null) return;
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(key, `expected a number, got ${typeName(v)}.`, 'invalid_type');
+  if (typeof v !== 'number') fail(key, `expected a number, got ${typeName(v)}.`, 'invalid_type');
+  // JSON numbers beyond float range (1e400) parse as Infinity.
+  if (!Number.isFinite(v)) fail(key, 'expected a finite number.', 'invalid_value');
   if (integer && !Number.isInteger(v)) fail(key, `expected an integer, got ${v}.`, 'invalid_type');
   if (v < min || v > max) fail(key, `${v} is outside the allowed range ${min} to ${max}.`, 'invalid_value');
 }
 
 /** Parses raw request text into a validated chat-completion request or throws a 400. */
-export function parseChatRequest(text: string): ChatCompletionRequest {
+export function parseChatRequest(text: string, limits: ValidationLimits = {}): ChatCompletionRequest {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -50,22 +62,24 @@ export function parseChatRequest(text: string): ChatCompletionRequest {
       'invalid_json',
     );
   }
-  validateChatRequest(body);
+  validateChatRequest(body, limits);
   return body;
 }
 
-export function validateChatRequest(body: unknown): asserts body is ChatCompletionRequest {
+export function validateChatRequest(body: unknown, limits: ValidationLimits = {}): asserts body is ChatCompletionRequest {
   if (!isObject(body)) throw badRequest(`The request body must be a JSON object, got ${typeName(body)}.`, null, 'invalid_type');
 
   if (body.model === undefined) throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
   expectType(body.model, 'model', 'string');
   if ((body.model as string).length === 0 || (body.model as string).length > 256) fail('model', 'must be 1 to 256 characters.');
+  // A lone surrogate cannot be put in a URL (Azure deployments are path segments) or named by any upstream.
+  if (LONE_SURROGATE_RE.test(body.model as string)) fail('model', 'is not well-formed Unicode.');
 
   if (body.messages === undefined) throw badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
   expectType(body.messages, 'messages', 'array');
   const messages = body.messages as unknown[];
   if (messages.length === 0) fail('messages', 'expected a non-empty array of messages.', 'empty_array');
-  messages.forEach((m, i) => validateMessage(m, `messages[${i}]`));
+  messages.forEach((m, i) => validateMessage(m, `messages[${i}]`, limits));
 
   for (const key of ['stream', 'logprobs', 'parallel_tool_calls'] as const) {
     if (body[key] !== undefined && body[key] !== null) expectType(body[key], key, 'boolean');
@@ -83,7 +97,8 @@ export function validateChatRequest(body: unknown): asserts body is ChatCompleti
   checkNumber(body, 'presence_penalty', -2, 2);
   checkNumber(body, 'frequency_penalty', -2, 2);
   checkNumber(body, 'top_logprobs', 0, 20, true);
-  checkNumber(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  // OpenAI's seed is an int64; clients draw it from the whole range (beyond 2^53 it is rounded, as in any JS client).
+  checkNumber(body, 'seed', -(2 ** 63), 2 ** 63, true);
 
   if (body.stop !== undefined && body.stop !== null) {
     if (Array.isArray(body.stop)) {
@@ -99,11 +114,11 @@ export function validateChatRequest(body: unknown): asserts body is ChatCompleti
   if (body.response_format !== undefined && body.response_format !== null) validateResponseFormat(body.response_format);
 }
 
-function validateMessage(m: unknown, at: string) {
+function validateMessage(m: unknown, at: string, limits: ValidationLimits) {
   if (!isObject(m)) fail(at, `expected a message object, got ${typeName(m)}.`, 'invalid_type');
   if (m.role === undefined) throw badRequest(`Missing required parameter: '${at}.role'.`, `${at}.role`, 'missing_required_parameter');
   if (typeof m.role !== 'string' || !ROLES.has(m.role)) {
-    fail(`${at}.role`, `expected one of ${[...ROLES].join(', ')}, got ${JSON.stringify(m.role)?.slice(0, 40)}.`, 'invalid_value');
+    fail(`${at}.role`, `expected one of ${[...ROLES].join(', ')}, got ${typeof m.role === 'string' ? JSON.stringify(m.role.slice(0, 40)) : typeName(m.role)}.`, 'invalid_value');
   }
   const role = m.role;
   const content = m.content;
@@ -111,10 +126,11 @@ function validateMessage(m: unknown, at: string) {
     // Only an assistant turn that calls tools (or a legacy function_call) may omit content.
     if (role !== 'assistant') throw badRequest(`Missing required parameter: '${at}.content'.`, `${at}.content`, 'missing_required_parameter');
     if (m.tool_calls === undefined && m.function_call === undefined) {
-      fail(`${at}.content`, 'an assistant message needs content or tool_calls.');
+      fail(`${at}.content`, 'an assistant message needs content or tool_calls.', 'missing_required_parameter');
     }
   } else if (Array.isArray(content)) {
-    content.forEach((p, j) => validatePart(p, role, `${at}.content[${j}]`));
+    if (content.length === 0) fail(`${at}.content`, 'expected a string or a non-empty array of content parts.', 'empty_array');
+    content.forEach((p, j) => validatePart(p, role, `${at}.content[${j}]`, limits));
   } else if (typeof content !== 'string') {
     fail(`${at}.content`, `expected a string or an array of content parts, got ${typeName(content)}.`, 'invalid_type');
   }
@@ -130,7 +146,7 @@ function validateMessage(m: unknown, at: string) {
   }
 }
 
-function validatePart(p: unknown, role: string, at: string) {
+function validatePart(p: unknown, role: string, at: string, limits: ValidationLimits) {
   if (!isObject(p)) fail(at, `expected a content part object, got ${typeName(p)}.`, 'invalid_type');
   if (typeof p.type !== 'string') fail(`${at}.type`, 'expected a string.', 'invalid_type');
   if (!PART_TYPES[role].has(p.type)) {
@@ -146,7 +162,8 @@ function validatePart(p: unknown, role: string, at: string) {
     if (!url.startsWith('data:') && !url.startsWith('https://') && !url.startsWith('http://')) {
       fail(`${at}.image_url.url`, 'expected a data: URL or an http(s) URL.', 'invalid_image_url');
     }
-    if (image.detail !== undefined && !['auto', 'low', 'high'].includes(image.detail as string)) {
+    if (url.startsWith('data:') && limits.maxImageBytes !== undefined) checkImageDataUrlEnvelope(url, `${at}.image_url.url`, limits.maxImageBytes);
+    if (image.detail !== undefined && image.detail !== null && !['auto', 'low', 'high'].includes(image.detail as string)) {
       fail(`${at}.image_url.detail`, "expected 'auto', 'low' or 'high'.", 'invalid_value');
     }
   }
@@ -175,14 +192,17 @@ function validateTools(tools: unknown) {
       fail(`${at}.function.name`, 'must be 1 to 64 characters of a-z, A-Z, 0-9, _ and -.', 'invalid_value');
     }
     if (fn.description !== undefined) expectType(fn.description, `${at}.function.description`, 'string');
-    if (fn.parameters !== undefined) expectType(fn.parameters, `${at}.function.parameters`, 'object');
+    if (fn.parameters !== undefined) {
+      expectType(fn.parameters, `${at}.function.parameters`, 'object');
+      checkSchemaDepth(fn.parameters, `${at}.function.parameters`);
+    }
   });
 }
 
 function validateToolChoice(choice: unknown, tools: unknown) {
   if (typeof choice === 'string') {
     if (!['auto', 'none', 'required'].includes(choice)) fail('tool_choice', "expected 'auto', 'none', 'required' or a named function.", 'invalid_value');
-    if (choice === 'required' && !Array.isArray(tools)) fail('tool_choice', "'required' needs at least one tool in 'tools'.");
+    if (choice === 'required' && !(Array.isArray(tools) && tools.length > 0)) fail('tool_choice', "'required' needs at least one tool in 'tools'.");
     return;
   }
   if (!isObject(choice) || choice.type !== 'function' || !isObject(choice.function) || typeof choice.function.name !== 'string') {
@@ -204,6 +224,21 @@ function validateResponseFormat(format: unknown) {
     expectType(f.json_schema, 'response_format.json_schema', 'object');
     const js = f.json_schema as Json;
     expectType(js.name, 'response_format.json_schema.name', 'string');
-    if (js.schema !== undefined) expectType(js.schema, 'response_format.json_schema.schema', 'object');
+    if (js.schema !== undefined) {
+      expectType(js.schema, 'response_format.json_schema.schema', 'object');
+      checkSchemaDepth(js.schema, 'response_format.json_schema.schema');
+    }
+  }
+}
+
+/** Refuses a schema nested deeper than MAX_SCHEMA_DEPTH, counted without recursion (clients can send 100k levels). */
+function checkSchemaDepth(schema: unknown, param: string) {
+  const stack: [value: unknown, depth: number][] = [[schema, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > MAX_SCHEMA_DEPTH) fail(param, `nests deeper than ${MAX_SCHEMA_DEPTH} levels.`);
+    for (const child of Array.isArray(value) ? value : Object.values(value as Json)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
   }
 }

@@ -20,7 +20,10 @@ export interface SseEvent {
 export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let buffer = '';
+  // The current incomplete line, in pieces, joined only once a line end arrives: a
+  // multi-megabyte event read in small pieces then costs linear time, not quadratic.
+  let partial: string[] = [];
+  let partialEndsWithCr = false;
   let event: string | null = null;
   let data: string[] = [];
   try {
@@ -28,13 +31,24 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
       const { value, done } = await reader.read();
       // At the end, two line breaks flush the last line and dispatch an unterminated
       // event (lenient: some servers omit the final blank line).
-      buffer += done ? decoder.decode() + '\n\n' : decoder.decode(value, { stream: true });
+      const text = done ? decoder.decode() + '\n\n' : decoder.decode(value, { stream: true });
+      if (!partialEndsWithCr && !LINE_END_RE.test(text)) {
+        if (text) partial.push(text);
+        continue;
+      }
+      const buffer = partial.length ? partial.join('') + text : text;
       let start = 0;
+      // Next \n and \r at or after `start`, each searched again only once passed (-1 stays -1).
+      let lf = buffer.indexOf('\n');
+      let cr = buffer.indexOf('\r');
       for (;;) {
-        const nl = findLineEnd(buffer, start);
+        if (lf >= 0 && lf < start) lf = buffer.indexOf('\n', start);
+        if (cr >= 0 && cr < start) cr = buffer.indexOf('\r', start);
+        // A \r at the very end may be the first half of \r\n: wait for the next read.
+        const nl = cr < 0 ? lf : lf < 0 ? (cr === buffer.length - 1 ? -1 : cr) : Math.min(lf, cr);
         if (nl < 0) break;
         const line = buffer.slice(start, nl);
-        start = nl + (buffer[nl] === '\r' && buffer[nl + 1] === '\n' ? 2 : 1);
+        start = nl + (nl === cr && buffer.charCodeAt(nl + 1) === 10 ? 2 : 1);
         if (line === '') {
           if (data.length > 0) yield { event, data: data.join('\n') };
           event = null;
@@ -46,7 +60,9 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
         }
         // Comments (":") and other fields (id, retry) are not needed.
       }
-      buffer = buffer.slice(start);
+      const rest = buffer.slice(start);
+      partial = rest ? [rest] : [];
+      partialEndsWithCr = rest.endsWith('\r');
       if (done) return;
     }
   } finally {
@@ -54,10 +70,4 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
-function findLineEnd(s: string, from: number): number {
-  const n = s.indexOf('\n', from);
-  const r = s.indexOf('\r', from);
-  if (r < 0) return n;
-  if (n < 0) return r === s.length - 1 ? -1 : r; // a trailing \r may be the first half of \r\n
-  return Math.min(n, r);
-}
+const LINE_END_RE = /[\r\n]/;

@@ -1,5 +1,7 @@
 import type { ProviderName } from '../routing/catalog';
+import { anthropicProvider } from './anthropic';
 import { azureProvider } from './azure';
+import { geminiProvider } from './gemini';
 import { openaiProvider } from './openai';
 import type { Provider } from './provider';
 
@@ -7,4 +9,6 @@ import type { Provider } from './provider';
 export const providers: Record<ProviderName, Provider> = {
   openai: openaiProvider,
   azure: azureProvider,
+  anthropic: anthropicProvider,
+  gemini: geminiProvider,
 };

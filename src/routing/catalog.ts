@@ -1,7 +1,7 @@
 import { GatewayError } from '../openai/errors';
 
 /** The upstreams the gateway can translate to. Adding one means adding it here and in providers/index.ts. */
-export const PROVIDER_NAMES = ['openai', 'azure'] as const;
+export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic', 'gemini'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** Per-deployment settings, from a `[vars.MODELS]` entry. Providers read the ones they know. */
@@ -59,11 +59,17 @@ export function buildCatalog(config: ModelsConfig | string | undefined): Catalog
   } catch {
     throw configError('MODELS is not valid JSON.');
   }
+  if (typeof models !== 'object' || models === null || Array.isArray(models)) {
+    throw configError('MODELS must be a table (an object) of model names.');
+  }
   const byName = new Map<string, Target>();
   // Options for `provider/model` names come from the first entry that targets them.
   const byTarget = new Map<string, DeploymentOptions>();
   for (const [name, entry] of Object.entries(models)) {
-    const split = typeof entry?.target === 'string' ? splitTarget(entry.target) : undefined;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw configError(`MODELS["${name}"] must be a table like { target = "provider/model" }.`);
+    }
+    const split = typeof entry.target === 'string' ? splitTarget(entry.target) : undefined;
     if (!split) {
       throw configError(`MODELS["${name}"].target must be "provider/model" with provider one of ${PROVIDER_NAMES.join(', ')}.`);
     }

@@ -16,7 +16,9 @@ export async function buildWorkerBundle(): Promise<string> {
     entryPoints: [`${root}src/index.ts`],
     bundle: true,
     format: 'esm',
-    platform: 'neutral',
+    // esbuild's default, as wrangler leaves it: packages' `browser` field maps apply, so the
+    // Anthropic SDK takes its fetch-only build rather than importing node: built-ins.
+    platform: 'browser',
     target: 'es2022',
     mainFields: ['module', 'main'],
     conditions: ['workerd', 'worker', 'browser'],

@@ -1,12 +1,12 @@
 import Ajv from 'ajv';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Imported rather than read with node:fs, so that tests colocated in src/ (typechecked
+// with the Workers types only) can use these validators too.
+import openAIChatSpec from '../../../shared/specs/openai-chat-subset.json';
 
 // Validates gateway output against OpenAI's own OpenAPI schemas
 // (../shared/specs/openai-chat-subset.json, beside the repository).
 
-const specPath = fileURLToPath(new URL('../../../shared/specs/openai-chat-subset.json', import.meta.url));
-const spec = withNullable(JSON.parse(readFileSync(specPath, 'utf8')));
+const spec = withNullable(openAIChatSpec);
 
 // The spec mixes JSON Schema with OpenAPI 3.0 (`nullable`, `x-*` annotations,
 // `format: unixtime`): Ajv in non-strict mode, with `nullable` rewritten to JSON Schema.

@@ -76,7 +76,7 @@ export async function openAIStyleError(provider: string, response: Response, sec
  * boundary are held until the rest of that event arrives (a client cannot use half
  * an event anyway), so a failure can always be reported as a clean final event.
  */
-function guardSseStream(
+export function guardSseStream(
   upstream: ReadableStream<Uint8Array>,
   provider: string,
   rewriteEvent?: (data: string) => string | null,
@@ -104,11 +104,15 @@ function guardSseStream(
           }
           if (result.done) {
             if (pending.length > 0 && !sawDone) {
-              // The upstream's last event had no terminating blank line: still a whole event.
-              const tail = concat(pending, encoder.encode('\n\n'));
+              // The last event had no terminating blank line. Some servers end that way; a
+              // cut connection does too, mid-event. Only a whole event is forwarded: half a
+              // JSON chunk would make the client fail on bad JSON before it sees the error.
+              const tail = wholeEvent(pending);
               pending = new Uint8Array(0);
-              sawDone = endsWithDone(tail);
-              controller.enqueue(rewriteEvents(tail, rewriteEvent, decoder));
+              if (tail) {
+                sawDone = endsWithDone(tail);
+                controller.enqueue(rewriteEvents(tail, rewriteEvent, decoder));
+              }
             }
             if (!sawDone) return fail(controller, new GatewayError(502, `${provider} ended the stream before it finished.`, 'upstream_error', null, 'upstream_stream_truncated'));
             controller.close();
@@ -146,6 +150,24 @@ function lastEventBoundary(bytes: Uint8Array): number {
     if (bytes[i - 1] === 0x0d && i >= 2 && bytes[i - 2] === 0x0a) return i + 1;
   }
   return -1;
+}
+
+/** The unterminated last event, terminated, if its data is `[DONE]` or complete JSON; else null. */
+function wholeEvent(bytes: Uint8Array): Uint8Array | null {
+  const text = new TextDecoder().decode(bytes).trimEnd();
+  const data = text
+    .split(/\r\n|\r|\n/)
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(line.charCodeAt(5) === 32 ? 6 : 5))
+    .join('\n');
+  if (data !== '[DONE]') {
+    try {
+      JSON.parse(data);
+    } catch {
+      return null;
+    }
+  }
+  return encoder.encode(`${text}\n\n`);
 }
 
 const DONE_BYTES = encoder.encode('[DONE]');

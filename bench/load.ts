@@ -1,0 +1,131 @@
+import { Agent, request as httpRequest } from 'node:http';
+
+// The load generator: node:http with keep-alive sockets (lighter per request than
+// fetch, so the client is not what limits throughput). Bodies are prebuilt Buffers.
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, keepAliveMsecs: 60_000 });
+
+export interface Target {
+  /** Row label, e.g. 'wrangler gateway'. */
+  label: string;
+  url: string;
+  path: string;
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface Timing {
+  status: number;
+  /** ms from sending to the first body bytes. */
+  firstChunk: number;
+  /** ms from sending to the end of the body. */
+  total: number;
+  bytes: number;
+  body?: string;
+}
+
+export function send(target: Target, keepBody = false): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(target.path, target.url);
+    const start = performance.now();
+    const req = httpRequest(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(target.body.length), ...target.headers },
+      },
+      (res) => {
+        let firstChunk = -1;
+        let bytes = 0;
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          if (firstChunk < 0) firstChunk = performance.now() - start;
+          bytes += chunk.length;
+          if (keepBody) parts.push(chunk);
+        });
+        res.on('end', () => {
+          const total = performance.now() - start;
+          resolve({
+            status: res.statusCode ?? 0,
+            firstChunk: firstChunk < 0 ? total : firstChunk,
+            total,
+            bytes,
+            body: keepBody ? Buffer.concat(parts).toString('utf8') : undefined,
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(target.body);
+  });
+}
+
+export interface Samples {
+  firstChunk: number[];
+  total: number[];
+  errors: number;
+  /** The first failure, for the report. */
+  firstError?: string;
+}
+
+export const emptySamples = (): Samples => ({ firstChunk: [], total: [], errors: 0 });
+
+async function record(target: Target, samples: Samples) {
+  try {
+    const t = await send(target, false);
+    if (t.status !== 200) {
+      samples.errors++;
+      samples.firstError ??= `HTTP ${t.status}`;
+      return;
+    }
+    samples.firstChunk.push(t.firstChunk);
+    samples.total.push(t.total);
+  } catch (error) {
+    samples.errors++;
+    samples.firstError ??= String(error);
+  }
+}
+
+/** `count` requests one after another. */
+export async function sequential(target: Target, count: number, samples = emptySamples()): Promise<Samples> {
+  for (let i = 0; i < count; i++) await record(target, samples);
+  return samples;
+}
+
+/** `concurrency` closed-loop clients for `durationMs`; returns requests completed per second. */
+export async function concurrent(
+  target: Target,
+  concurrency: number,
+  durationMs: number,
+  samples = emptySamples(),
+): Promise<{ samples: Samples; completed: number; seconds: number }> {
+  const start = performance.now();
+  const end = start + durationMs;
+  let completed = 0;
+  const client = async () => {
+    while (performance.now() < end) {
+      const before = samples.errors;
+      await record(target, samples);
+      if (samples.errors === before) completed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  return { samples, completed, seconds: (performance.now() - start) / 1000 };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+export function closeAgent() {
+  agent.destroy();
+}

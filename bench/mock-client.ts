@@ -1,0 +1,46 @@
+import { Worker } from 'node:worker_threads';
+
+// The harness's handle on bench/mock-upstream.ts, which runs in its own thread.
+
+export interface LastRequest {
+  path: string;
+  body: string;
+  headers: Record<string, unknown>;
+}
+
+export interface MockUpstream {
+  url: string;
+  last(route: 'openai' | 'anthropic' | 'gemini'): Promise<LastRequest | null>;
+  counts(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const worker = new Worker(new URL('./mock-upstream.ts', import.meta.url));
+  const pending = new Map<number, (value: any) => void>();
+  let nextId = 1;
+  worker.on('message', (message: { id: number; value: unknown }) => {
+    pending.get(message.id)?.(message.value);
+    pending.delete(message.id);
+  });
+  // The thread's first message (id 0) is the URL it listens on.
+  const url = await new Promise<string>((resolve, reject) => {
+    pending.set(0, resolve);
+    worker.once('error', reject);
+  });
+  const ask = (type: string, extra: object = {}) =>
+    new Promise<any>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage({ id, type, ...extra });
+    });
+  return {
+    url,
+    last: (route) => ask('last', { route }),
+    counts: () => ask('counts'),
+    close: async () => {
+      await ask('close');
+      await worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parentPort } from 'node:worker_threads';
+import {
+  anthropicJson,
+  anthropicSse,
+  encodeSse,
+  GEMINI_SSE_SEPARATOR,
+  geminiJson,
+  geminiSse,
+  openaiJson,
+  openaiSse,
+} from './upstream-responses.ts';
+
+// The zero-latency mock upstream for the benchmark, run in a worker thread so that
+// serving requests never stalls the load generator's clock. One server answers all
+// three wire formats by path, like the real APIs:
+//   OpenAI     POST …/chat/completions                       (stream by body `stream`)
+//   Anthropic  POST …/v1/messages                             (stream by body `stream`)
+//   Gemini     POST …/models/{model}:generateContent | :streamGenerateContent?alt=sse
+// Unlike test/upstreams/, it checks no keys and records only the last body per route
+// (the harness checks once that the gateway sent a translated request); responses are
+// prebuilt bytes, and a stream is written event by event without pauses.
+
+type Route = 'openai' | 'anthropic' | 'gemini';
+
+const json = {
+  openai: Buffer.from(openaiJson('gpt-4o')),
+  anthropic: Buffer.from(anthropicJson('claude-3-5-sonnet-20241022')),
+  gemini: Buffer.from(geminiJson('gemini-1.5-flash')),
+};
+const sse = {
+  openai: encodeSse(openaiSse('gpt-4o')),
+  anthropic: encodeSse(anthropicSse('claude-3-5-sonnet-20241022')),
+  gemini: encodeSse(geminiSse('gemini-1.5-flash'), GEMINI_SSE_SEPARATOR),
+};
+
+const lastBody: Partial<Record<Route, { path: string; body: string; headers: Record<string, unknown> }>> = {};
+const counts: Record<Route, number> = { openai: 0, anthropic: 0, gemini: 0 };
+
+function routeOf(path: string): { route: Route; stream?: boolean } | undefined {
+  if (path.endsWith('/chat/completions')) return { route: 'openai' };
+  if (path.endsWith('/v1/messages')) return { route: 'anthropic' };
+  if (path.endsWith(':generateContent')) return { route: 'gemini', stream: false };
+  if (path.endsWith(':streamGenerateContent')) return { route: 'gemini', stream: true };
+  return undefined;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse) {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks).toString('utf8');
+  const path = (req.url ?? '/').split('?')[0];
+  const found = req.method === 'POST' ? routeOf(path) : undefined;
+  if (!found) {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null } }));
+    return;
+  }
+  const { route } = found;
+  counts[route]++;
+  lastBody[route] = { path: req.url ?? '', body, headers: req.headers };
+  // Every client in the benchmark serialises with JSON.stringify (no spaces), so a
+  // substring test replaces a parse of a body carrying megabytes of base64.
+  const stream = found.stream ?? body.includes('"stream":true');
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': json[route].length });
+    res.end(json[route]);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  for (const event of sse[route]) res.write(event);
+  res.end();
+}
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((error) => {
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: `mock failure: ${String(error)}` } }));
+  });
+});
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 130_000;
+server.listen(0, '127.0.0.1', () => {
+  parentPort!.postMessage({ id: 0, value: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+});
+
+parentPort!.on('message', (message: { id: number; type: 'last' | 'counts' | 'close'; route?: Route }) => {
+  const reply = (value: unknown) => parentPort!.postMessage({ id: message.id, value });
+  if (message.type === 'last') reply(lastBody[message.route!] ?? null);
+  if (message.type === 'counts') reply({ ...counts });
+  if (message.type === 'close') {
+    server.closeAllConnections();
+    server.close(() => reply(null));
+  }
+});

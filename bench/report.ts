@@ -1,0 +1,170 @@
+import type { TranslationResult } from './translation.ts';
+
+// The printed report: measurements beside the floor, overheads above it, and the
+// goals from DESIGN.md ("Benchmarks: the floor and the bar") beside the overheads.
+// "met" / "over" are information for the reader, not a verdict: the run never fails on a number.
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string;
+}
+
+export interface CaseResult {
+  name: string;
+  label: string;
+  /** Notes from checking the request the gateway sent upstream (empty when all looked right). */
+  checks: string[];
+  runtimes: string[];
+  sequential: Record<string, Stats>;
+  concurrent: Record<string, Stats & { rps: number }>;
+  stream: Record<string, { firstChunk: Stats; total: Stats }>;
+}
+
+export interface BenchResult {
+  date: string;
+  machine: { cpus: number; cpuModel: string; loadavgAtEnd: number[]; node: string };
+  plan: Record<string, number | boolean>;
+  requestBytes: number;
+  translation: TranslationResult[];
+  cases: CaseResult[];
+  skipped: { case: string; reason: string }[];
+  memory: { runtime: string; worker: string; workerdRssMiB: number; nodeRssMiB: number; workerdProcesses: number }[];
+  seconds: number;
+}
+
+export const GOALS = {
+  p50AboveFloorMs: 1,
+  p50AboveFloorBarMs: 0.5,
+  throughputOfFloor: 0.9,
+  firstChunkAboveFloorMs: 1,
+  finishAboveFloorMs: 5,
+  translationCpuMicros: 500,
+};
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const plus = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(2)}` : '–');
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '–');
+const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'met' : 'over');
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
+}
+
+const errorNote = (s: Stats) => (s.errors ? `  (${s.errors} errors: ${s.firstError})` : '');
+
+export function printReport(r: BenchResult) {
+  const out: string[] = [];
+  out.push('');
+  out.push(`Switchboard benchmark, ${r.date}`);
+  out.push(
+    `machine: ${r.machine.cpus} × ${r.machine.cpuModel}, node ${r.machine.node}, load average at end ${r.machine.loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `request: ${(r.requestBytes / 1024).toFixed(0)} KiB (system prompt, 6 turns, 3 × 256 px PNG screenshots as image/jpeg data URLs, ` +
+      `temperature 0.1, top_p 0.95, frequency_penalty 1, max_tokens 4000); zero-latency mock upstream; ${r.plan.concurrency} concurrent; ` +
+      `streams of ${r.plan.streamEvents} events${r.plan.quick ? '; QUICK run (few samples)' : ''}`,
+  );
+  out.push('All times in ms. "floor" = bare Hono Worker forwarding to the mock in the same runtime; "direct" = the mock called without a Worker.');
+
+  out.push('\nTranslation CPU per request (Node, in-process, no I/O)');
+  out.push(
+    table(
+      ['case', 'µs CPU', 'µs wall', 'goal', ''],
+      r.translation.map((t) => {
+        const goal = t.case.includes('per request (request + response)');
+        return [t.case, t.cpuMicros.toFixed(0), t.wallMicros.toFixed(0), goal ? `≤ ${GOALS.translationCpuMicros}` : '', goal ? verdict(t.cpuMicros <= GOALS.translationCpuMicros) : ''];
+      }),
+    ),
+  );
+
+  for (const c of r.cases) {
+    out.push(`\n=== ${c.label} ===`);
+    for (const note of c.checks) out.push(`  note: ${note}`);
+    const direct = c.sequential['direct (mock)'];
+    out.push(`\nSequential (${direct.n} requests each, one at a time)`);
+    out.push(
+      table(
+        ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
+        Object.entries(c.sequential).map(([label, s]) => [label + errorNote(s), ms(s.p50), ms(s.p99), plus(s.p50 - direct.p50), plus(s.p99 - direct.p99)]),
+      ),
+    );
+    const cdirect = c.concurrent['direct (mock)'];
+    out.push(`\n${r.plan.concurrency} concurrent (closed loop)`);
+    out.push(
+      table(
+        ['target', 'req/s', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
+        Object.entries(c.concurrent).map(([label, s]) => [label + errorNote(s), s.rps.toFixed(0), ms(s.p50), ms(s.p99), plus(s.p50 - cdirect.p50), plus(s.p99 - cdirect.p99)]),
+      ),
+    );
+    out.push(`\nStreaming ${r.plan.streamEvents}-event answer (one at a time)`);
+    out.push(
+      table(
+        ['target', 'first chunk p50', 'p99', 'finished p50', 'p99'],
+        Object.entries(c.stream).map(([label, s]) => [label + errorNote(s.total), ms(s.firstChunk.p50), ms(s.firstChunk.p99), ms(s.total.p50), ms(s.total.p99)]),
+      ),
+    );
+
+    out.push('\nGateway above the floor (same runtime)');
+    const translated = c.name !== 'openai';
+    const rows: string[][] = [];
+    const row = (name: string, values: (rt: string) => number, fmt: (v: number) => string, goal: string, ok?: (v: number) => boolean) => {
+      const vs = c.runtimes.map(values);
+      rows.push([name, ...vs.map((v) => `${fmt(v)}${ok && Number.isFinite(v) ? ` ${verdict(ok(v))}` : ''}`), goal]);
+    };
+    const seq = (rt: string) => [c.sequential[`${rt} gateway`], c.sequential[`${rt} floor`]];
+    const conc = (rt: string) => [c.concurrent[`${rt} gateway`], c.concurrent[`${rt} floor`]];
+    const str = (rt: string) => [c.stream[`${rt} gateway`], c.stream[`${rt} floor`]];
+    row('p50, sequential', (rt) => seq(rt)[0].p50 - seq(rt)[1].p50, plus, `≤ ${GOALS.p50AboveFloorMs} ms (bar ≤ ${GOALS.p50AboveFloorBarMs})`, (v) => v <= GOALS.p50AboveFloorMs);
+    row('p99, sequential', (rt) => seq(rt)[0].p99 - seq(rt)[1].p99, plus, '');
+    row(`p50, ${r.plan.concurrency} concurrent`, (rt) => conc(rt)[0].p50 - conc(rt)[1].p50, plus, '');
+    row(`p99, ${r.plan.concurrency} concurrent`, (rt) => conc(rt)[0].p99 - conc(rt)[1].p99, plus, '');
+    row('throughput, % of floor', (rt) => conc(rt)[0].rps / conc(rt)[1].rps, pct, `≥ ${GOALS.throughputOfFloor * 100} %`, (v) => v >= GOALS.throughputOfFloor);
+    row('first chunk delay, p50', (rt) => str(rt)[0].firstChunk.p50 - str(rt)[1].firstChunk.p50, plus, `≤ ${GOALS.firstChunkAboveFloorMs} ms`, (v) => v <= GOALS.firstChunkAboveFloorMs);
+    row(
+      'finish delay, p50',
+      (rt) => str(rt)[0].total.p50 - str(rt)[1].total.p50,
+      plus,
+      translated ? `≤ ${GOALS.finishAboveFloorMs} ms` : '',
+      translated ? (v) => v <= GOALS.finishAboveFloorMs : undefined,
+    );
+    out.push(table(['overhead', ...c.runtimes, 'goal'], rows));
+  }
+
+  if (r.cases.length > 0) {
+    out.push('\n=== Runtimes: the floor itself (bare forwarding Worker, first case) ===');
+    const c = r.cases[0];
+    out.push(
+      table(
+        ['runtime', 'p50 over direct', 'req/s at 32', 'first chunk over direct', 'stream finished over direct'],
+        c.runtimes.map((rt) => [
+          rt,
+          plus(c.sequential[`${rt} floor`].p50 - c.sequential['direct (mock)'].p50),
+          c.concurrent[`${rt} floor`].rps.toFixed(0),
+          plus(c.stream[`${rt} floor`].firstChunk.p50 - c.stream['direct (mock)'].firstChunk.p50),
+          plus(c.stream[`${rt} floor`].total.p50 - c.stream['direct (mock)'].total.p50),
+        ]),
+      ),
+    );
+    out.push('  (DESIGN.md reference on a 2-core machine: wrangler dev floor ≈ +6 ms p50, ≈ 280 req/s, first chunk ≈ +6.5 ms)');
+  }
+
+  out.push('\nMemory after load (RSS, MiB)');
+  out.push(
+    table(
+      ['runtime', 'worker', 'workerd', 'wrangler (node)'],
+      r.memory.map((m) => [m.runtime, m.worker, `${m.workerdRssMiB.toFixed(0)} (${m.workerdProcesses} proc)`, m.runtime === 'wrangler' ? m.nodeRssMiB.toFixed(0) : '–']),
+    ),
+  );
+
+  if (r.skipped.length) {
+    out.push('\nSkipped');
+    for (const s of r.skipped) out.push(`  ${s.case}: ${s.reason}`);
+  }
+  out.push(`\n(${r.seconds.toFixed(0)} s; numbers from a shared or busy machine are noisy: compare ratios within this run only.)`);
+  console.log(out.join('\n'));
+}

@@ -1,0 +1,332 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeAgent, concurrent, emptySamples, percentile, send, sequential, type Samples, type Target } from './load.ts';
+import { startMockUpstream, type MockUpstream } from './mock-client.ts';
+import { printReport, type BenchResult, type CaseResult, type Stats } from './report.ts';
+import { benchmarkRequest, screenshots } from './request.ts';
+import {
+  floorToml,
+  gatewayToml,
+  root,
+  rssMiB,
+  startMiniflare,
+  startWranglerDev,
+  type RunningWorker,
+  type WorkerSpec,
+} from './runtimes.ts';
+import { translationBench } from './translation.ts';
+import { STREAM_EVENTS } from './upstream-responses.ts';
+
+// `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini]`
+//
+// Measures, in one run and against a zero-latency mock upstream, the gateway beside
+// the floor (a bare forwarding Worker in the same runtime) and beside calling the mock
+// directly, under `wrangler dev` and under Miniflare driven directly. Everything is
+// reported as overheads and ratios; nothing here fails on a number.
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string?]));
+const quick = args.has('quick');
+const runtimesWanted = (args.get('runtimes') ?? 'wrangler,miniflare').split(',');
+const casesWanted = (args.get('cases') ?? 'openai,anthropic,gemini').split(',');
+
+const PLAN = quick
+  ? { seqWarm: 10, seqCount: 100, rounds: 2, concWarmMs: 200, concMs: 500, concRounds: 2, streamWarm: 3, streamCount: 20 }
+  : { seqWarm: 40, seqCount: 500, rounds: 5, concWarmMs: 500, concMs: 1500, concRounds: 3, streamWarm: 10, streamCount: 100 };
+const CONCURRENCY = 32;
+const GATEWAY_KEY = 'sk-switchboard-bench-key';
+
+type CaseName = 'openai' | 'anthropic' | 'gemini';
+const CASES: { name: CaseName; label: string; model: string }[] = [
+  { name: 'openai', label: 'OpenAI pass-through', model: 'openai/gpt-4o' },
+  { name: 'anthropic', label: 'Claude translation (Anthropic)', model: 'anthropic/claude-3-5-sonnet-20241022' },
+  { name: 'gemini', label: 'Gemini translation', model: 'gemini/gemini-1.5-flash' },
+];
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+async function main() {
+  const started = Date.now();
+  const work = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  const running: RunningWorker[] = [];
+  let mock: MockUpstream | undefined;
+  const cleanup = async () => {
+    await Promise.allSettled(running.map((w) => w.close()));
+    await mock?.close().catch(() => {});
+    closeAgent();
+    rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+  try {
+    const images = screenshots();
+    const bodies = Object.fromEntries(
+      CASES.flatMap((c) => [
+        [c.name, JSON.stringify(benchmarkRequest(c.model, false, images))],
+        [`${c.name}Stream`, JSON.stringify(benchmarkRequest(c.model, true, images))],
+      ]),
+    );
+    log(`request body: ${(bodies.openai.length / 1024).toFixed(0)} KiB (3 × ${images.map((i) => i.length).join('/')} byte PNGs as base64)`);
+
+    log('translation CPU microbenchmark (in-process) …');
+    const translation = await translationBench(join(work, 'translation'), bodies, quick ? 500 : 1500).catch((error) => ({
+      results: [],
+      skipped: [],
+      failed: firstLines(error instanceof Error ? error.message : String(error)),
+    }));
+
+    mock = await startMockUpstream();
+    const secrets = {
+      GATEWAY_KEYS: GATEWAY_KEY,
+      OPENAI_API_KEY: 'sk-bench-openai',
+      OPENAI_BASE_URL: `${mock.url}/v1`,
+      ANTHROPIC_API_KEY: 'sk-ant-bench',
+      ANTHROPIC_BASE_URL: mock.url,
+      GEMINI_API_KEY: 'gemini-bench-key',
+      GEMINI_BASE_URL: mock.url,
+    };
+    const specs: WorkerSpec[] = [
+      { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: mock.url } },
+      { name: 'gateway', main: join(root, 'src/index.ts'), toml: gatewayToml(), devVars: secrets },
+    ];
+    const skipped: { case: string; reason: string }[] = [];
+    for (const runtime of runtimesWanted) {
+      const pair: RunningWorker[] = [];
+      for (const spec of specs) {
+        log(`starting ${spec.name} under ${runtime} …`);
+        const dir = join(work, `${runtime}-${spec.name}`);
+        try {
+          pair.push(runtime === 'wrangler' ? await startWranglerDev(dir, spec) : await startMiniflare(dir, spec));
+        } catch (error) {
+          // A runtime that cannot run the gateway (or the floor) is reported, and the other one still measured.
+          const reason = `${spec.name} failed to start: ${firstLines(error instanceof Error ? error.message : String(error))}`;
+          log(`${runtime}: ${reason}`);
+          skipped.push({ case: `everything under ${runtime}`, reason });
+          await Promise.allSettled(pair.map((w) => w.close()));
+          pair.length = 0;
+          break;
+        }
+      }
+      running.push(...pair);
+    }
+    if (!running.some((w) => w.worker === 'gateway')) throw new Error(`no runtime could run the gateway:\n${skipped.map((s) => s.reason).join('\n')}`);
+
+    const cases: CaseResult[] = [];
+    for (const c of CASES.filter((c) => casesWanted.includes(c.name))) {
+      const prepared = await prepareCase(c, bodies, running, mock);
+      if ('skip' in prepared) {
+        log(`skipping ${c.label}: ${prepared.skip}`);
+        skipped.push({ case: c.label, reason: prepared.skip });
+        continue;
+      }
+      log(`measuring ${c.label} …`);
+      cases.push({ name: c.name, label: c.label, checks: prepared.checks, ...(await measureCase(prepared.targets, prepared.streamTargets)) });
+    }
+
+    const memory = running.map((w) => {
+      const pids = w.pids();
+      return { runtime: w.runtime, worker: w.worker, workerdRssMiB: rssMiB(pids.workerd), nodeRssMiB: rssMiB(pids.node), workerdProcesses: pids.workerd.length };
+    });
+
+    const result: BenchResult = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', loadavgAtEnd: loadavg(), node: process.version },
+      plan: { ...PLAN, concurrency: CONCURRENCY, streamEvents: STREAM_EVENTS, quick },
+      requestBytes: bodies.openai.length,
+      translation: translation.results,
+      cases,
+      skipped: [
+        ...skipped,
+        ...translation.skipped,
+        ...('failed' in translation ? [{ case: 'translation microbenchmark', reason: String(translation.failed) }] : []),
+      ],
+      memory,
+      seconds: (Date.now() - started) / 1000,
+    };
+    printReport(result);
+    const dir = join(root, 'bench/results');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `bench-${result.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2));
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify(result, null, 2));
+    log(`\nresults: ${file}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+interface PreparedTargets {
+  direct: Target;
+  /** runtime → { floor, gateway } */
+  runtimes: { runtime: string; floor: Target; gateway: Target }[];
+}
+
+/**
+ * Checks that every worker serves the case, and learns from the mock what the gateway
+ * sends upstream: calling the mock directly (and through the floor) then sends exactly
+ * that request, so the comparison is "gateway" versus "the client speaking the provider's API".
+ */
+async function prepareCase(
+  c: (typeof CASES)[number],
+  bodies: Record<string, string>,
+  running: RunningWorker[],
+  mock: MockUpstream,
+): Promise<{ skip: string } | { targets: PreparedTargets; streamTargets: PreparedTargets; checks: string[] }> {
+  const checks: string[] = [];
+  const gateways = running.filter((w) => w.worker === 'gateway');
+  const floors = running.filter((w) => w.worker === 'floor');
+  const gatewayTarget = (w: RunningWorker, stream: boolean): Target => ({
+    label: `${w.runtime} gateway`,
+    url: w.url,
+    path: '/v1/chat/completions',
+    body: Buffer.from(bodies[stream ? `${c.name}Stream` : c.name]),
+    headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+  });
+
+  const upstream: Record<'plain' | 'stream', { path: string; body: Buffer } | undefined> = { plain: undefined, stream: undefined };
+  for (const w of gateways) {
+    for (const stream of [false, true]) {
+      const response = await send(gatewayTarget(w, stream), true);
+      if (response.status !== 200) {
+        let message = response.body ?? '';
+        try {
+          message = JSON.parse(message).error.message;
+        } catch {
+          // keep the raw text
+        }
+        return { skip: `${w.runtime} gateway answered HTTP ${response.status}${stream ? ' (stream)' : ''}: ${message.slice(0, 200)}` };
+      }
+      const problem = stream ? checkOpenAIStream(response.body!) : checkOpenAICompletion(response.body!);
+      if (problem) return { skip: `${w.runtime} gateway answer is not a valid ${stream ? 'stream' : 'completion'}: ${problem}` };
+      const last = await mock.last(c.name);
+      if (!last) return { skip: `the mock received no ${c.name} request from the ${w.runtime} gateway` };
+      upstream[stream ? 'stream' : 'plain'] = { path: last.path, body: Buffer.from(last.body) };
+      const translated = checkUpstreamRequest(c.name, last.body, stream);
+      if (translated) checks.push(`${w.runtime}: upstream request ${stream ? '(stream) ' : ''}${translated}`);
+    }
+  }
+  if (!upstream.plain || !upstream.stream) return { skip: 'no gateway runtime running' };
+
+  const build = (stream: boolean): PreparedTargets => {
+    const sent = upstream[stream ? 'stream' : 'plain']!;
+    const native = (label: string, url: string): Target => ({ label, url, path: sent.path, body: sent.body, headers: {} });
+    return {
+      direct: native('direct (mock)', mock.url),
+      runtimes: gateways.map((g) => ({
+        runtime: g.runtime,
+        floor: native(`${g.runtime} floor`, floors.find((f) => f.runtime === g.runtime)!.url),
+        gateway: gatewayTarget(g, stream),
+      })),
+    };
+  };
+  const targets = build(false);
+  const streamTargets = build(true);
+  // The floor must answer with the mock's bytes, or it is no floor.
+  for (const t of [targets, streamTargets]) {
+    const direct = await send(t.direct, true);
+    for (const r of t.runtimes) {
+      const viaFloor = await send(r.floor, true);
+      if (viaFloor.status !== 200 || viaFloor.body !== direct.body) return { skip: `${r.runtime} floor did not relay the mock's answer (HTTP ${viaFloor.status})` };
+    }
+  }
+  return { targets, streamTargets, checks };
+}
+
+const firstLines = (text: string, lines = 6) => text.split('\n').filter((l) => l.trim()).slice(0, lines).join('\n    ');
+
+function checkOpenAICompletion(text: string): string | null {
+  try {
+    const body = JSON.parse(text);
+    return typeof body?.choices?.[0]?.message?.content === 'string' && body.choices[0].message.content.length > 0 ? null : 'no message content';
+  } catch {
+    return 'not JSON';
+  }
+}
+
+function checkOpenAIStream(text: string): string | null {
+  const events = text.split(/\n\n/).filter((e) => e.startsWith('data: '));
+  if (events.at(-1) !== 'data: [DONE]') return 'does not end with [DONE]';
+  let content = 0;
+  for (const e of events.slice(0, -1)) {
+    const chunk = JSON.parse(e.slice(6));
+    if (chunk.error) return `error chunk: ${chunk.error.message}`;
+    if (chunk.choices?.[0]?.delta?.content) content++;
+  }
+  return content >= STREAM_EVENTS ? null : `${content} content chunks, expected ${STREAM_EVENTS}`;
+}
+
+/** A note when the request the gateway sent upstream does not look translated for that provider. */
+function checkUpstreamRequest(name: CaseName, text: string, stream: boolean): string | null {
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'is not JSON';
+  }
+  const images = (parts: unknown) => JSON.stringify(parts).split('iVBORw0KGgo').length - 1; // base64 of the PNG signature
+  if (name === 'anthropic') {
+    const ok = Array.isArray(body.messages) && body.max_tokens === 4000 && body.system !== undefined && images(body.messages) === 3 && (body.stream === true) === stream;
+    return ok ? null : 'does not look like an Anthropic Messages request with system, max_tokens 4000 and 3 images';
+  }
+  if (name === 'gemini') {
+    const ok = Array.isArray(body.contents) && images(body.contents) === 3;
+    return ok ? null : 'does not look like a Gemini request with 3 inline images';
+  }
+  return Array.isArray(body.messages) && images(body.messages) === 3 ? null : 'lost messages or images';
+}
+
+// --- measurement: every target in turn, round by round, so drift in machine load hits all alike ---
+
+async function measureCase(targets: PreparedTargets, streamTargets: PreparedTargets) {
+  const list = (t: PreparedTargets) => [t.direct, ...t.runtimes.flatMap((r) => [r.floor, r.gateway])];
+  const rotate = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]);
+
+  const plain = list(targets);
+  for (const t of plain) await sequential(t, PLAN.seqWarm);
+  const seq = new Map(plain.map((t) => [t.label, emptySamples()]));
+  for (let r = 0; r < PLAN.rounds; r++) {
+    for (const t of rotate(plain, r)) await sequential(t, Math.ceil(PLAN.seqCount / PLAN.rounds), seq.get(t.label));
+  }
+
+  const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0 }]));
+  for (const t of plain) await concurrent(t, CONCURRENCY, PLAN.concWarmMs);
+  for (let r = 0; r < PLAN.concRounds; r++) {
+    for (const t of rotate(plain, r)) {
+      const acc = conc.get(t.label)!;
+      const run = await concurrent(t, CONCURRENCY, PLAN.concMs, acc.samples);
+      acc.completed += run.completed;
+      acc.seconds += run.seconds;
+    }
+  }
+
+  const streaming = list(streamTargets);
+  for (const t of streaming) await sequential(t, PLAN.streamWarm);
+  const str = new Map(streaming.map((t) => [t.label, emptySamples()]));
+  for (let r = 0; r < PLAN.rounds; r++) {
+    for (const t of rotate(streaming, r)) await sequential(t, Math.ceil(PLAN.streamCount / PLAN.rounds), str.get(t.label));
+  }
+
+  const stats = (s: Samples, field: 'total' | 'firstChunk'): Stats => ({
+    n: s[field].length,
+    p50: percentile(s[field], 50),
+    p99: percentile(s[field], 99),
+    errors: s.errors,
+    ...(s.firstError ? { firstError: s.firstError } : {}),
+  });
+  return {
+    runtimes: targets.runtimes.map((r) => r.runtime),
+    sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
+    concurrent: Object.fromEntries(
+      [...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds }]),
+    ),
+    stream: Object.fromEntries([...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total') }])),
+  };
+}
+
+main().then(
+  // Explicit exit: a runtime that failed half-way can leave handles that would keep Node alive.
+  () => process.exit(0),
+  (error) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);

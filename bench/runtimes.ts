@@ -1,0 +1,247 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+
+// The two local runtimes compared: `wrangler dev` (what `npm start` runs today) and
+// Miniflare driven directly on the same configuration (wrangler.toml + .dev.vars,
+// read by wrangler's own unstable_getMiniflareWorkerOptions), without wrangler's
+// dev proxy. Each worker gets a generated config in a temporary directory, so the
+// repository's .dev.vars and .wrangler state are never touched.
+
+export const root = new URL('..', import.meta.url).pathname;
+
+export interface WorkerSpec {
+  /** Short name: 'floor' or 'gateway'. */
+  name: string;
+  /** Entry module, absolute path. */
+  main: string;
+  /** The wrangler.toml text, with `main` pointing at the entry. */
+  toml: string;
+  /** Secrets, written to the config directory's .dev.vars. */
+  devVars: Record<string, string>;
+}
+
+export interface RunningWorker {
+  runtime: 'wrangler' | 'miniflare';
+  worker: string;
+  url: string;
+  /** Process ids whose memory belongs to this worker's runtime (workerd, and wrangler's node). */
+  pids(): { workerd: number[]; node: number[] };
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes wrangler.toml and .dev.vars into `dir`; returns the config path. */
+export function writeConfig(dir: string, spec: WorkerSpec): string {
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, 'wrangler.toml');
+  writeFileSync(configPath, spec.toml);
+  writeFileSync(join(dir, '.dev.vars'), Object.entries(spec.devVars).map(([k, v]) => `${k}=${v}\n`).join(''));
+  return configPath;
+}
+
+/** The repository's wrangler.toml (vars, model routes, compatibility settings) with `main` made absolute. */
+export function gatewayToml(): string {
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  return toml.replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(join(root, main))}`);
+}
+
+export function floorToml(): string {
+  const gateway = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(gateway)?.[1] ?? '2025-09-01';
+  const flags = /^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(gateway)?.[1];
+  return [
+    'name = "switchboard-bench-floor"',
+    `main = ${JSON.stringify(join(root, 'bench/floor-worker.ts'))}`,
+    `compatibility_date = "${date}"`,
+    ...(flags ? [`compatibility_flags = ${flags}`] : []),
+    '',
+  ].join('\n');
+}
+
+async function waitReady(url: string, child: ChildProcess | undefined, output: () => string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output()}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not become ready in ${timeoutMs / 1000} s:\n${output()}`);
+}
+
+export async function startWranglerDev(dir: string, spec: WorkerSpec): Promise<RunningWorker> {
+  const configPath = writeConfig(dir, spec);
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  let output = '';
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'node_modules/wrangler/bin/wrangler.js'),
+      'dev',
+      '--config', configPath,
+      '--ip', '127.0.0.1',
+      '--port', String(port),
+      '--inspector-port', String(inspectorPort),
+      '--persist-to', join(dir, 'state'),
+      '--show-interactive-dev-session=false',
+      '--log-level', 'warn',
+    ],
+    {
+      cwd: dir,
+      // Its own process group, so the whole tree (wrangler → node → workerd) is stopped together.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(dir, 'logs') },
+    },
+  );
+  child.stdout!.on('data', (d) => (output = (output + d).slice(-8000)));
+  child.stderr!.on('data', (d) => (output = (output + d).slice(-8000)));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitReady(url, child, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    runtime: 'wrangler',
+    worker: spec.name,
+    url,
+    pids: () => {
+      const tree = descendants(child.pid!);
+      return { workerd: tree.filter((p) => comm(p) === 'workerd'), node: [child.pid!, ...tree.filter((p) => comm(p) === 'node')] };
+    },
+    close: stop,
+  };
+}
+
+/** Bundles a worker entry for Miniflare with the options of test/helpers/gateway.ts (keep them in step). */
+export async function bundleWorker(entry: string, outfile: string): Promise<string> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    // As wrangler leaves it: packages' `browser` maps apply (the Anthropic SDK's fetch-only build).
+    platform: 'browser',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    outfile,
+    logLevel: 'silent', // errors are thrown, with their messages, to the caller
+  });
+  return outfile;
+}
+
+export async function startMiniflare(dir: string, spec: WorkerSpec): Promise<RunningWorker> {
+  const configPath = writeConfig(dir, spec);
+  // Inside the config directory: workerd refuses module paths outside its root (the config's directory).
+  const scriptPath = await bundleWorker(spec.main, join(dir, `${spec.name}.mjs`));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+  const before = new Set(descendants(process.pid));
+  const port = await freePort();
+  const mf = new Miniflare({ ...(workerOptions as object), modules: true, modulesRoot: dir, scriptPath, host: '127.0.0.1', port });
+  let url: string;
+  try {
+    url = (await mf.ready).toString().replace(/\/$/, '');
+    await waitReady(url, undefined, () => '');
+  } catch (error) {
+    await mf.dispose().catch(() => {});
+    throw error;
+  }
+  const own = descendants(process.pid).filter((p) => !before.has(p));
+  return {
+    runtime: 'miniflare',
+    worker: spec.name,
+    url,
+    pids: () => ({ workerd: own.filter((p) => comm(p) === 'workerd'), node: [] }),
+    close: () => mf.dispose(),
+  };
+}
+
+// --- process memory, from /proc ----------------------------------------------------
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length) {
+    for (const child of children.get(stack.pop()!) ?? []) {
+      out.push(child);
+      stack.push(child);
+    }
+  }
+  return out;
+}
+
+/** Resident set size of these processes together, in MiB (0 when none can be read). */
+export function rssMiB(pids: number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (match) kib += Number(match[1]);
+    } catch {
+      // exited
+    }
+  }
+  return kib / 1024;
+}
