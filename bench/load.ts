@@ -3,6 +3,7 @@ import { Agent, request as httpRequest } from 'node:http';
 // The load generator: node:http with keep-alive sockets (lighter per request than
 // fetch, so the client is not what limits throughput). Bodies are prebuilt Buffers.
 
+const REQUEST_TIMEOUT_MS = 30_000;
 const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, keepAliveMsecs: 60_000 });
 
 export interface Target {
@@ -21,6 +22,8 @@ export interface Timing {
   /** ms from sending to the end of the body. */
   total: number;
   bytes: number;
+  /** How many pieces the body arrived in (socket reads). */
+  reads: number;
   body?: string;
 }
 
@@ -40,10 +43,12 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
       (res) => {
         let firstChunk = -1;
         let bytes = 0;
+        let reads = 0;
         const parts: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
           if (firstChunk < 0) firstChunk = performance.now() - start;
           bytes += chunk.length;
+          reads++;
           if (keepBody) parts.push(chunk);
         });
         res.on('end', () => {
@@ -53,6 +58,7 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
             firstChunk: firstChunk < 0 ? total : firstChunk,
             total,
             bytes,
+            reads,
             body: keepBody ? Buffer.concat(parts).toString('utf8') : undefined,
           });
         });
@@ -60,6 +66,8 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
       },
     );
     req.on('error', reject);
+    // A hung request is an error in the results, not a benchmark that never ends.
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.end(target.body);
   });
 }
@@ -67,12 +75,13 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
 export interface Samples {
   firstChunk: number[];
   total: number[];
+  reads: number[];
   errors: number;
   /** The first failure, for the report. */
   firstError?: string;
 }
 
-export const emptySamples = (): Samples => ({ firstChunk: [], total: [], errors: 0 });
+export const emptySamples = (): Samples => ({ firstChunk: [], total: [], reads: [], errors: 0 });
 
 async function record(target: Target, samples: Samples) {
   try {
@@ -84,6 +93,7 @@ async function record(target: Target, samples: Samples) {
     }
     samples.firstChunk.push(t.firstChunk);
     samples.total.push(t.total);
+    samples.reads.push(t.reads);
   } catch (error) {
     samples.errors++;
     samples.firstError ??= String(error);
@@ -96,13 +106,17 @@ export async function sequential(target: Target, count: number, samples = emptyS
   return samples;
 }
 
-/** `concurrency` closed-loop clients for `durationMs`; returns requests completed per second. */
+/**
+ * `concurrency` closed-loop clients for `durationMs`. Also returns the CPU seconds this
+ * process used meanwhile (load generator and mock thread), to show it was not the limit.
+ */
 export async function concurrent(
   target: Target,
   concurrency: number,
   durationMs: number,
   samples = emptySamples(),
-): Promise<{ samples: Samples; completed: number; seconds: number }> {
+): Promise<{ samples: Samples; completed: number; seconds: number; cpuSeconds: number }> {
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + durationMs;
   let completed = 0;
@@ -114,7 +128,8 @@ export async function concurrent(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
-  return { samples, completed, seconds: (performance.now() - start) / 1000 };
+  const cpu = process.cpuUsage(cpu0);
+  return { samples, completed, seconds: (performance.now() - start) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export function percentile(values: number[], p: number): number {

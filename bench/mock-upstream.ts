@@ -11,6 +11,7 @@ import {
   openaiJson,
   openaiSse,
 } from './upstream-responses.ts';
+import { upstreamModel } from './models.ts';
 
 // The zero-latency mock upstream for the benchmark, run in a worker thread so that
 // serving requests never stalls the load generator's clock. One server answers all
@@ -25,14 +26,14 @@ import {
 type Route = 'openai' | 'anthropic' | 'gemini';
 
 const json = {
-  openai: Buffer.from(openaiJson('gpt-4o')),
-  anthropic: Buffer.from(anthropicJson('claude-3-5-sonnet-20241022')),
-  gemini: Buffer.from(geminiJson('gemini-1.5-flash')),
+  openai: Buffer.from(openaiJson(upstreamModel('openai'))),
+  anthropic: Buffer.from(anthropicJson(upstreamModel('anthropic'))),
+  gemini: Buffer.from(geminiJson(upstreamModel('gemini'))),
 };
 const sse = {
-  openai: encodeSse(openaiSse('gpt-4o')),
-  anthropic: encodeSse(anthropicSse('claude-3-5-sonnet-20241022')),
-  gemini: encodeSse(geminiSse('gemini-1.5-flash'), GEMINI_SSE_SEPARATOR),
+  openai: encodeSse(openaiSse(upstreamModel('openai'))),
+  anthropic: encodeSse(anthropicSse(upstreamModel('anthropic'))),
+  gemini: encodeSse(geminiSse(upstreamModel('gemini')), GEMINI_SSE_SEPARATOR),
 };
 
 const lastBody: Partial<Record<Route, { path: string; body: string; headers: Record<string, unknown> }>> = {};

@@ -1,7 +1,7 @@
 import { screenshotPng } from './png.ts';
 
 // The benchmark-style request of a multimodal agent step (DESIGN.md, "Who uses it"):
-// a system prompt, six turns of history, three 256 px PNG screenshots sent as base64
+// a system prompt, six turns of history and the current step, three 256 px PNG screenshots sent as base64
 // data URLs labelled image/jpeg (as clients do), and the usual sampling parameters.
 
 export const SCREENSHOT_SIZE = 256;

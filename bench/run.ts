@@ -17,6 +17,7 @@ import {
 } from './runtimes.ts';
 import { translationBench } from './translation.ts';
 import { STREAM_EVENTS } from './upstream-responses.ts';
+import { BENCH_MODELS } from './models.ts';
 
 // `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini]`
 //
@@ -38,9 +39,9 @@ const GATEWAY_KEY = 'sk-switchboard-bench-key';
 
 type CaseName = 'openai' | 'anthropic' | 'gemini';
 const CASES: { name: CaseName; label: string; model: string }[] = [
-  { name: 'openai', label: 'OpenAI pass-through', model: 'openai/gpt-4o' },
-  { name: 'anthropic', label: 'Claude translation (Anthropic)', model: 'anthropic/claude-3-5-sonnet-20241022' },
-  { name: 'gemini', label: 'Gemini translation', model: 'gemini/gemini-1.5-flash' },
+  { name: 'openai', label: `OpenAI pass-through (${BENCH_MODELS.openai})`, model: BENCH_MODELS.openai },
+  { name: 'anthropic', label: `Claude translation (${BENCH_MODELS.anthropic})`, model: BENCH_MODELS.anthropic },
+  { name: 'gemini', label: `Gemini translation (${BENCH_MODELS.gemini})`, model: BENCH_MODELS.gemini },
 ];
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -56,7 +57,8 @@ async function main() {
     closeAgent();
     rmSync(work, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+  process.once('exit', () => rmSync(work, { recursive: true, force: true })); // also when cut short
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
   try {
     const images = screenshots();
     const bodies = Object.fromEntries(
@@ -67,7 +69,7 @@ async function main() {
     );
     log(`request body: ${(bodies.openai.length / 1024).toFixed(0)} KiB (3 × ${images.map((i) => i.length).join('/')} byte PNGs as base64)`);
 
-    log('translation CPU microbenchmark (in-process) …');
+    log('translation microbenchmark (Node in-process, then inside workerd) …');
     const translation = await translationBench(join(work, 'translation'), bodies, quick ? 500 : 1500).catch((error) => ({
       results: [],
       skipped: [],
@@ -287,7 +289,7 @@ async function measureCase(targets: PreparedTargets, streamTargets: PreparedTarg
     for (const t of rotate(plain, r)) await sequential(t, Math.ceil(PLAN.seqCount / PLAN.rounds), seq.get(t.label));
   }
 
-  const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0 }]));
+  const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0, cpuSeconds: 0 }]));
   for (const t of plain) await concurrent(t, CONCURRENCY, PLAN.concWarmMs);
   for (let r = 0; r < PLAN.concRounds; r++) {
     for (const t of rotate(plain, r)) {
@@ -295,6 +297,7 @@ async function measureCase(targets: PreparedTargets, streamTargets: PreparedTarg
       const run = await concurrent(t, CONCURRENCY, PLAN.concMs, acc.samples);
       acc.completed += run.completed;
       acc.seconds += run.seconds;
+      acc.cpuSeconds += run.cpuSeconds;
     }
   }
 
@@ -316,9 +319,11 @@ async function measureCase(targets: PreparedTargets, streamTargets: PreparedTarg
     runtimes: targets.runtimes.map((r) => r.runtime),
     sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
     concurrent: Object.fromEntries(
-      [...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds }]),
+      [...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds, benchCpu: c.cpuSeconds / c.seconds }]),
     ),
-    stream: Object.fromEntries([...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total') }])),
+    stream: Object.fromEntries(
+      [...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total'), reads: percentile(s.reads, 50) }]),
+    ),
   };
 }
 

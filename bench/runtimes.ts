@@ -60,15 +60,23 @@ export function gatewayToml(): string {
   return toml.replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(join(root, main))}`);
 }
 
+/** The gateway's compatibility settings (wrangler.toml), for the workers that must run as it does. */
+export function compatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
+  return {
+    compatibilityDate: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? '2025-09-01',
+    compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [],
+  };
+}
+
 export function floorToml(): string {
-  const gateway = readFileSync(join(root, 'wrangler.toml'), 'utf8');
-  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(gateway)?.[1] ?? '2025-09-01';
-  const flags = /^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(gateway)?.[1];
+  const { compatibilityDate, compatibilityFlags } = compatibility();
   return [
     'name = "switchboard-bench-floor"',
     `main = ${JSON.stringify(join(root, 'bench/floor-worker.ts'))}`,
-    `compatibility_date = "${date}"`,
-    ...(flags ? [`compatibility_flags = ${flags}`] : []),
+    `compatibility_date = "${compatibilityDate}"`,
+    `compatibility_flags = ${JSON.stringify(compatibilityFlags)}`,
     '',
   ].join('\n');
 }
@@ -115,6 +123,16 @@ export async function startWranglerDev(dir: string, spec: WorkerSpec): Promise<R
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(dir, 'logs') },
     },
   );
+  // If this process dies without cleaning up, the detached wrangler tree must not outlive it.
+  const killOnExit = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   child.stdout!.on('data', (d) => (output = (output + d).slice(-8000)));
   child.stderr!.on('data', (d) => (output = (output + d).slice(-8000)));
   const url = `http://127.0.0.1:${port}`;
@@ -175,7 +193,7 @@ export async function startMiniflare(dir: string, spec: WorkerSpec): Promise<Run
   const configPath = writeConfig(dir, spec);
   // Inside the config directory: workerd refuses module paths outside its root (the config's directory).
   const scriptPath = await bundleWorker(spec.main, join(dir, `${spec.name}.mjs`));
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+  const { workerOptions } = quietly(() => unstable_getMiniflareWorkerOptions(configPath));
   const before = new Set(descendants(process.pid));
   const port = await freePort();
   const mf = new Miniflare({ ...(workerOptions as object), modules: true, modulesRoot: dir, scriptPath, host: '127.0.0.1', port });
@@ -195,6 +213,18 @@ export async function startMiniflare(dir: string, spec: WorkerSpec): Promise<Run
     pids: () => ({ workerd: own.filter((p) => comm(p) === 'workerd'), node: [] }),
     close: () => mf.dispose(),
   };
+}
+
+/** Runs fn with wrangler's logger at "warn" (its "Using secrets defined in …" line would land in the report). */
+function quietly<T>(fn: () => T): T {
+  const saved = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = 'warn';
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.WRANGLER_LOG;
+    else process.env.WRANGLER_LOG = saved;
+  }
 }
 
 // --- process memory, from /proc ----------------------------------------------------

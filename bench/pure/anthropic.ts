@@ -4,8 +4,9 @@ import { parseChatRequest } from '../../src/openai/parse-chat-request';
 import { createAnthropicStreamTranslator } from '../../src/providers/anthropic/anthropic-stream';
 import { fromAnthropicMessages } from '../../src/providers/anthropic/from-anthropic-response';
 import { SDK_API_VERSION, toAnthropicRequest } from '../../src/providers/anthropic/to-anthropic-request';
+import { upstreamModel } from '../models.ts';
 
-const MODEL = 'claude-3-5-sonnet-20241022';
+const MODEL = upstreamModel('anthropic');
 const encoder = new TextEncoder();
 
 /** Client body → the Messages API body, serialised as the SDK sends it. */

@@ -7,25 +7,24 @@ import { GeminiStreamTranslator } from '../../src/providers/gemini/gemini-stream
 import { resolveImages } from '../../src/providers/gemini/resolve-images';
 import { toGeminiRequest } from '../../src/providers/gemini/to-gemini-request';
 import { catalogFor } from '../../src/routing/catalog';
+import { BENCH_MODELS, upstreamModel } from '../models.ts';
 
-const MODEL = 'gemini/gemini-1.5-flash';
 const encoder = new TextEncoder();
-const signal = new AbortController().signal;
 
 /** Client body → the generateContent body (data: URL images need no fetch, so resolveImages does no I/O). */
 export async function request(text: string, maxImageBytes: number): Promise<string> {
   const parsed = parseChatRequest(text);
-  const target = catalogFor(undefined).resolve(MODEL)!;
-  const images = await resolveImages(parsed.messages, { maxBytes: maxImageBytes, signal });
+  const target = catalogFor(undefined).resolve(BENCH_MODELS.gemini)!;
+  const images = await resolveImages(parsed.messages, { maxBytes: maxImageBytes, signal: new AbortController().signal });
   return serializeRequest(toGeminiRequest(parsed, target, images, { dropped: [], adapted: [] }));
 }
 
 export function response(text: string): string {
-  return JSON.stringify(fromGeminiResponse(JSON.parse(text), 'gemini-1.5-flash'));
+  return JSON.stringify(fromGeminiResponse(JSON.parse(text), upstreamModel('gemini')));
 }
 
 export function stream(datas: string[]): number {
-  const translator = new GeminiStreamTranslator('gemini-1.5-flash', false);
+  const translator = new GeminiStreamTranslator(upstreamModel('gemini'), false);
   let bytes = 0;
   for (const data of datas) {
     let out = '';
