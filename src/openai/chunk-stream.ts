@@ -14,8 +14,8 @@ export interface StreamTranslator<E> {
 }
 
 /**
- * Streams translated chunks to the client as each upstream event arrives: pull-based,
- * so nothing is buffered ahead of the client and no delay is added. An upstream
+ * Streams translated chunks to the client as each upstream event arrives, with no
+ * added delay; at most a few events are read ahead of a slow client. An upstream
  * failure mid-stream becomes a final error chunk and `[DONE]`, never a hang or a
  * truncated stream; the client going away aborts the upstream.
  *
@@ -65,6 +65,7 @@ export function openAIChunkStream<E>(
         Promise.resolve(events.return?.()).catch(() => {});
       },
     },
-    { highWaterMark: 0 },
+    // Reads a few events ahead while the client is written to: bounded, and never delays one.
+    { highWaterMark: 16 },
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeAzureStreamEvent } from '../azure';
-import { guardSseStream, openAIStyleError } from './forward';
+import { guardSseStream, openAIStyleError, pipeSseStream } from './forward';
 
 // The pass-through stream guard: whole events forwarded as they complete, byte for
 // byte; a stream that ends without [DONE] or fails mid-read ends with an error chunk.
@@ -142,6 +142,35 @@ describe('guardSseStream', () => {
     expect(decoder.decode((await reader.read()).value)).toBe(EV1);
     await reader.cancel('client left');
     expect(reason).toBe('client left');
+  });
+});
+
+// The fast path for unmodified streams (OpenAI): the runtime pipes the bytes; only the end is JavaScript's.
+describe('pipeSseStream', () => {
+  it('passes a whole stream through unchanged', async () => {
+    const out = await new Response(pipeSseStream(upstream(reads(EV1 + EV2 + DONE, 7)), 'OpenAI')).text();
+    expect(out).toBe(EV1 + EV2 + DONE);
+  });
+
+  it('ends a stream whose read fails with a blank line, an error chunk and [DONE]', async () => {
+    const out = (await pieces(pipeSseStream(upstream([EV1], new TypeError('Network connection lost.')), 'OpenAI'))).join('');
+    expect(out.startsWith(EV1 + '\n\n')).toBe(true);
+    const error = errorChunkOf(out.slice(EV1.length + 2));
+    expect(error).toMatchObject({ type: 'upstream_error', code: 'upstream_unreachable' });
+    expect(error.message).toContain('OpenAI');
+  });
+
+  it('cancels the upstream when the client goes away', async () => {
+    let reason: unknown = 'not cancelled';
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(encoder.encode(EV1)),
+      cancel: (r) => void (reason = r),
+    });
+    const reader = pipeSseStream(body, 'OpenAI').getReader();
+    expect(decoder.decode((await reader.read()).value)).toBe(EV1);
+    await reader.cancel('client left');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(reason).not.toBe('not cancelled');
   });
 });
 
