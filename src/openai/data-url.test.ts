@@ -96,6 +96,12 @@ describe('parseImageDataUrl', () => {
     expect(error.message).toContain(param);
   });
 
+  it('leaves a stray character deep in the payload to the upstream (no per-character scan of megabytes)', () => {
+    const big = base64Of(new Uint8Array([...PNG, ...new Uint8Array(300)]));
+    const stray = `${big.slice(0, 200)}!${big.slice(201)}`;
+    expect(parseImageDataUrl(url(stray), param, LIMIT).mediaType).toBe('image/png');
+  });
+
   it('accepts an image of exactly the limit and refuses one byte more', () => {
     const at = bytes(...PNG, ...new Uint8Array(LIMIT - PNG.length));
     expect(parseImageDataUrl(url(base64Of(at)), 'image', LIMIT).mediaType).toBe('image/png');

@@ -9,31 +9,39 @@ export interface DataUrlImage {
   base64: string;
 }
 
-/** Any character outside the base64 alphabet and its padding. A search for one is ~7× faster than an anchored match of the whole payload (5 ms rather than 38 ms for a 4 MB screenshot). */
-const NON_BASE64_RE = /[^A-Za-z0-9+/=]/;
-
 /**
  * Parses an image `data:` URL. The declared media type is ignored: clients routinely
  * label PNG screenshots `image/jpeg`, and Claude and Gemini reject a mismatch, so the
- * type is sniffed from the first bytes. Only the head is decoded, so this stays cheap
- * for multi-megabyte screenshots; the whole payload is checked for base64 characters.
+ * type is sniffed from the first bytes. Only the head is decoded.
+ *
+ * The payload is checked for the mistakes clients really make (line breaks, which are
+ * removed; base64url's `-` and `_`; percent-encoding; misplaced padding) with
+ * memchr-speed searches, not a character-by-character scan: that costs ~1.5 µs per KB
+ * (≈ 6 ms for a 4 MB screenshot), and the upstream rejects any other stray byte itself,
+ * with a 400 the client sees.
  *
  * @param param where the URL sits in the request, for error messages
  */
 export function parseImageDataUrl(url: string, param: string, maxBytes: number): DataUrlImage {
   const comma = base64PayloadStart(url, param);
   let base64 = url.slice(comma + 1);
-  if (/\s/.test(base64)) base64 = base64.replace(/\s+/g, '');
-  // atob (forgiving-base64) takes `=` padding only on a length that is a multiple of 4.
-  const padded = base64.endsWith('=');
-  // Padding: at most two `=`, only at the end.
-  const firstPad = base64.indexOf('=');
-  const badPadding = firstPad >= 0 && (firstPad < base64.length - 2 || base64[base64.length - 1] !== '=');
-  if (base64.length === 0 || base64.length % 4 === 1 || (padded && base64.length % 4 !== 0) || badPadding || NON_BASE64_RE.test(base64)) {
-    throw badRequest(`${param} has a malformed base64 payload.`, param, 'invalid_image_url');
+  if (base64.includes('\n') || base64.includes('\r') || base64.includes(' ') || base64.includes('\t')) {
+    base64 = base64.replace(/\s+/g, '');
   }
+  const firstPad = base64.indexOf('=');
+  // `=` padding: one or two, at the very end, on a length that is a multiple of 4.
+  const paddingOk = firstPad < 0 || (base64.length % 4 === 0 && firstPad >= base64.length - 2 && base64.endsWith('='));
+  const wellFormed =
+    base64.length > 0 &&
+    base64.length % 4 !== 1 &&
+    paddingOk &&
+    !base64.includes('-') &&
+    !base64.includes('_') &&
+    !base64.includes('%');
+  const head = wellFormed ? decodeHead(base64) : null;
+  if (!head) throw badRequest(`${param} has a malformed base64 payload.`, param, 'invalid_image_url');
   checkDecodedSize(decodedLength(base64), param, maxBytes);
-  const mediaType = sniffImageMediaType(decodeHead(base64));
+  const mediaType = sniffImageMediaType(head);
   if (!mediaType) {
     throw badRequest(
       `${param} is not a PNG, JPEG, GIF or WebP image (its first bytes match none of them).`,
@@ -86,10 +94,14 @@ function checkDecodedSize(bytes: number, param: string, maxBytes: number): void 
   }
 }
 
-/** Decodes the first bytes of a base64 string: enough to sniff any supported format. */
-function decodeHead(base64: string): Uint8Array {
-  // 24 base64 characters are 18 bytes; the payload was validated above, so atob cannot throw.
-  const binary = atob(base64.slice(0, 24));
+/** Decodes the first bytes of a base64 string (enough to sniff any supported format), or null if they are not base64. */
+function decodeHead(base64: string): Uint8Array | null {
+  let binary: string;
+  try {
+    binary = atob(base64.slice(0, 24));
+  } catch {
+    return null;
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
