@@ -1,9 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv, Env } from './env';
-import { GatewayError, modelNotFound, payloadTooLarge } from './openai/errors';
+import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
-import { providers } from './providers';
-import type { RequestNotes } from './providers/provider';
+import { callTarget } from './routing/call-target';
 import { catalogFor } from './routing/catalog';
 
 const MiB = 1024 * 1024;
@@ -25,26 +24,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
 
   const target = catalogFor(env.MODELS).resolve(request.model);
   if (!target) throw modelNotFound(request.model);
-  const provider = providers[target.provider];
-  if (!provider.isConfigured(env)) {
-    throw new GatewayError(
-      503,
-      `The model '${request.model}' is served by ${target.provider}, which has no credentials configured on this gateway.`,
-      'server_error',
-      'model',
-      'provider_not_configured',
-    );
-  }
-
-  const notes: RequestNotes = { dropped: [], adapted: [] };
-  const result = await provider.chatCompletion({
-    request,
-    target,
-    env,
-    signal: c.req.raw.signal,
-    notes,
-    maxImageBytes,
-  });
+  const { result, notes } = await callTarget(request, target, { env, signal: c.req.raw.signal, maxImageBytes });
 
   const headers = new Headers({ 'x-request-id': c.get('requestId') });
   if (notes.dropped.length) headers.set('x-switchboard-dropped-params', notes.dropped.join(', '));

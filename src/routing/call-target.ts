@@ -1,0 +1,40 @@
+import type { Env } from '../env';
+import { GatewayError } from '../openai/errors';
+import type { ChatCompletionRequest } from '../openai/types';
+import { providers } from '../providers';
+import type { ProviderResult, RequestNotes } from '../providers/provider';
+import type { Target } from './catalog';
+
+export interface CallContext {
+  env: Env;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  maxImageBytes: number;
+}
+
+export interface TargetResult {
+  result: ProviderResult;
+  /** What was dropped or adapted for this target (headers of the response). */
+  notes: RequestNotes;
+}
+
+/**
+ * One attempt: the request sent to one deployment. Everything that depends on the
+ * target (its provider, credentials, and what that model accepts) happens here, so a
+ * router trying several deployments calls this once per attempt.
+ */
+export async function callTarget(request: ChatCompletionRequest, target: Target, context: CallContext): Promise<TargetResult> {
+  const provider = providers[target.provider];
+  if (!provider.isConfigured(context.env)) {
+    throw new GatewayError(
+      503,
+      `The model '${target.name}' is served by ${target.provider}, which has no credentials configured on this gateway.`,
+      'server_error',
+      'model',
+      'provider_not_configured',
+    );
+  }
+  const notes: RequestNotes = { dropped: [], adapted: [] };
+  const result = await provider.chatCompletion({ request, target, notes, ...context });
+  return { result, notes };
+}
