@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, assertChatCompletionChunk, assertErrorResponse, assertModelList } from '../helpers/schema';
+import { assertChatCompletion, assertChatCompletionChunk, collectValidChunks, assertErrorResponse, assertModelList } from '../helpers/schema';
 import { fixtureLines } from '../upstreams/mock-server';
 import {
   ANTHROPIC_TEST_KEY,
@@ -50,14 +50,7 @@ beforeEach(() => {
   mock.script.length = 0;
 });
 
-async function collect(stream: AsyncIterable<Chunk>) {
-  const chunks: Chunk[] = [];
-  for await (const c of stream) {
-    assertChatCompletionChunk(c);
-    chunks.push(c);
-  }
-  return chunks;
-}
+const collect = collectValidChunks;
 
 const contentOf = (chunks: Chunk[], index = 0) =>
   chunks.map((c) => c.choices.find((choice) => choice.index === index)?.delta.content ?? '').join('');

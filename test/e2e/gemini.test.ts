@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, assertChatCompletionChunk, assertErrorResponse } from '../helpers/schema';
+import { assertChatCompletion, assertChatCompletionChunk, collectValidChunks, assertErrorResponse } from '../helpers/schema';
 import { GEMINI_TEST_KEY, geminiFixture, startGeminiMock, type GeminiMock } from '../upstreams/gemini';
 import { fixtureLines, MockServer } from '../upstreams/mock-server';
 
@@ -61,14 +61,7 @@ beforeEach(() => {
   mock.script.length = 0;
 });
 
-async function collect(stream: AsyncIterable<Chunk>) {
-  const chunks: Chunk[] = [];
-  for await (const c of stream) {
-    assertChatCompletionChunk(c);
-    chunks.push(c);
-  }
-  return chunks;
-}
+const collect = collectValidChunks;
 
 const text = (chunks: Chunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
 

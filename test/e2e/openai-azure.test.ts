@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, assertChatCompletionChunk, assertErrorResponse, assertModelList } from '../helpers/schema';
+import { assertChatCompletion, collectValidChunks, assertErrorResponse, assertModelList } from '../helpers/schema';
 import { fixtureLines } from '../upstreams/mock-server';
 import { AZURE_TEST_KEY, OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/openai';
 
@@ -40,14 +40,7 @@ beforeEach(() => {
   mock.script.length = 0;
 });
 
-async function collect(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) {
-  const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
-  for await (const c of stream) {
-    assertChatCompletionChunk(c);
-    chunks.push(c);
-  }
-  return chunks;
-}
+const collect = collectValidChunks;
 
 describe('OpenAI pass-through', () => {
   it('forwards a plain request with every parameter, known or not', async () => {

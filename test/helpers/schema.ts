@@ -36,3 +36,13 @@ export const assertChatCompletion = validator('CreateChatCompletionResponse');
 export const assertChatCompletionChunk = validator('CreateChatCompletionStreamResponse');
 export const assertErrorResponse = validator('ErrorResponse');
 export const assertModelList = validator('ListModelsResponse');
+
+/** Reads a stream from the openai SDK to the end, checking every chunk against the schema. */
+export async function collectValidChunks<C>(stream: AsyncIterable<C>): Promise<C[]> {
+  const chunks: C[] = [];
+  for await (const c of stream) {
+    assertChatCompletionChunk(c);
+    chunks.push(c);
+  }
+  return chunks;
+}
