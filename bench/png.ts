@@ -1,4 +1,5 @@
 import { crc32, deflateSync } from 'node:zlib';
+import { mulberry32 } from '../test/helpers/prng.ts';
 
 // A minimal PNG encoder (8-bit RGB, filter 0), enough to make real screenshot-like
 // images for the benchmark request without an image library.
@@ -32,17 +33,6 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-/** Deterministic PRNG (mulberry32), so every run sends the same bytes. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A screenshot-like image: a window with a title bar, buttons, and lines of
@@ -50,7 +40,7 @@ export function prng(seed: number): () => number {
  * than like a flat colour.
  */
 export function screenshotPng(size: number, seed: number): Buffer {
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const rgb = new Uint8Array(size * size * 3);
   const fill = (x0: number, y0: number, w: number, h: number, r: number, g: number, b: number) => {
     for (let y = Math.max(0, y0); y < Math.min(size, y0 + h); y++) {

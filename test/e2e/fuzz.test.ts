@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
 import { assertChatCompletion, assertChatCompletionChunk, assertErrorResponse } from '../helpers/schema';
 import { AZURE_TEST_KEY, OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/openai';
+import { mulberry32 } from '../helpers/prng';
 
 // Seeded fuzzing of POST /v1/chat/completions on the real Worker. Thousands of
 // malformed bodies (wrong types everywhere, random JSON, deep nesting, huge strings,
@@ -29,17 +30,6 @@ const PNG_1PX =
 
 // ---------- deterministic randomness ----------
 
-/** mulberry32: small, fast, and good enough to pick fuzz cases. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;
