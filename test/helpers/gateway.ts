@@ -2,6 +2,7 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
 
 // Starts the real Worker in workerd (Miniflare), built from src/ the way wrangler
 // builds it, with the compatibility settings from wrangler.toml.
@@ -13,15 +14,8 @@ export const bundlePath = `${bundleDir}/worker.mjs`;
 export async function buildWorkerBundle(): Promise<string> {
   mkdirSync(bundleDir, { recursive: true });
   await build({
+    ...workerBuildOptions,
     entryPoints: [`${root}src/index.ts`],
-    bundle: true,
-    format: 'esm',
-    // esbuild's default, as wrangler leaves it: packages' `browser` field maps apply, so the
-    // Anthropic SDK takes its fetch-only build rather than importing node: built-ins.
-    platform: 'browser',
-    target: 'es2022',
-    mainFields: ['module', 'main'],
-    conditions: ['workerd', 'worker', 'browser'],
     outfile: bundlePath,
     logLevel: 'error',
   });
