@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { workerBuildOptions } from '../scripts/worker-build-options.mjs';
 
 // The two local runtimes compared: `wrangler dev` (what `npm start` runs today) and
 // Miniflare driven directly on the same configuration (wrangler.toml + .dev.vars,
@@ -172,17 +173,11 @@ export async function startWranglerDev(dir: string, spec: WorkerSpec): Promise<R
   };
 }
 
-/** Bundles a worker entry for Miniflare with the options of test/helpers/gateway.ts (keep them in step). */
+/** Bundles a worker entry for Miniflare as `npm start` and the tests do. */
 export async function bundleWorker(entry: string, outfile: string): Promise<string> {
   await build({
+    ...workerBuildOptions,
     entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    // As wrangler leaves it: packages' `browser` maps apply (the Anthropic SDK's fetch-only build).
-    platform: 'browser',
-    target: 'es2022',
-    mainFields: ['module', 'main'],
-    conditions: ['workerd', 'worker', 'browser'],
     outfile,
     logLevel: 'silent', // errors are thrown, with their messages, to the caller
   });
