@@ -172,6 +172,82 @@ describe('OpenAI pass-through', () => {
   });
 });
 
+describe('images and parallel tool calls (pass-through)', () => {
+  // A 1×1 PNG, labelled image/jpeg as benchmark clients do: OpenAI takes it as sent.
+  const PNG_AS_JPEG = 'data:image/jpeg;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+  it('sends screenshots to OpenAI and Azure byte for byte', async () => {
+    for (const model of ['gpt-4o', 'azure-gpt-4o']) {
+      const content = [
+        { type: 'text' as const, text: 'what is on screen?' },
+        { type: 'image_url' as const, image_url: { url: PNG_AS_JPEG, detail: 'high' as const } },
+        { type: 'image_url' as const, image_url: { url: 'https://example.com/shot.png' } },
+      ];
+      await client.chat.completions.create({ model, messages: [{ role: 'user', content }] });
+      expect(mock.server.last.body.messages[0].content).toEqual(content);
+    }
+  });
+
+  const weatherTools: OpenAI.Chat.Completions.ChatCompletionTool[] = ['get_weather', 'get_time'].map((name) => ({
+    type: 'function',
+    function: { name, parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  }));
+
+  /** OpenAI's stream for two parallel tool calls: each call's id and name first, then its argument fragments. */
+  function parallelToolCallStream() {
+    const base = { id: 'chatcmpl-tools', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_x' };
+    const delta = (d: object, finish: string | null = null) => ({ data: JSON.stringify({ ...base, choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finish }] }) });
+    const call = (index: number, id: string, name: string) => ({ tool_calls: [{ index, id, type: 'function', function: { name, arguments: '' } }] });
+    const args = (index: number, fragment: string) => ({ tool_calls: [{ index, function: { arguments: fragment } }] });
+    return [
+      delta({ role: 'assistant', content: null, refusal: null }),
+      delta(call(0, 'call_a', 'get_weather')),
+      delta(args(0, '{"city":')),
+      delta(args(0, ' "Paris"}')),
+      delta(call(1, 'call_b', 'get_time')),
+      delta(args(1, '{"city": "Tokyo"}')),
+      delta({}, 'tool_calls'),
+      { data: '[DONE]' },
+    ];
+  }
+
+  it('streams parallel tool calls that the SDK stream() helper assembles', async () => {
+    mock.script.push({ sse: parallelToolCallStream() });
+    const runner = client.chat.completions.stream({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'weather in Paris, time in Tokyo' }],
+      tools: weatherTools,
+      parallel_tool_calls: true,
+    });
+    const final = await runner.finalChatCompletion();
+    expect(final.choices[0].finish_reason).toBe('tool_calls');
+    expect(final.choices[0].message.tool_calls?.map((c) => c.type === 'function' && [c.id, c.function.name, JSON.parse(c.function.arguments)])).toEqual([
+      ['call_a', 'get_weather', { city: 'Paris' }],
+      ['call_b', 'get_time', { city: 'Tokyo' }],
+    ]);
+    expect(mock.server.last.body).toMatchObject({ tools: weatherTools, parallel_tool_calls: true });
+  });
+
+  it('passes a tool round trip (assistant tool_calls + tool results) through unchanged', async () => {
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'weather in Paris, time in Tokyo' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"city":"Tokyo"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_a', content: '18°C, sunny' },
+      { role: 'tool', tool_call_id: 'call_b', content: '21:04' },
+    ];
+    const completion = await client.chat.completions.create({ model: 'azure-gpt-4o', messages, tools: weatherTools });
+    assertChatCompletion(completion);
+    expect(mock.server.last.body.messages).toEqual(messages);
+  });
+});
+
 describe('Azure OpenAI', () => {
   it('calls the deployment URL with api-key and the per-deployment api-version', async () => {
     const completion = await client.chat.completions.create({ model: 'azure-preview', messages: [{ role: 'user', content: 'hi azure' }], top_k: 5 } as never);
