@@ -4,6 +4,10 @@ import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
 import { callTarget } from './routing/call-target';
 import { catalogFor } from './routing/catalog';
+import { IsolateCooldownStore, type CooldownStore } from './routing/cooldown';
+import { SharedCooldownStore } from './routing/deployment-health';
+import { DEFAULT_RETRY_POLICY, parseRoutingVar, readPolicyHeaders, type RetryPolicy } from './routing/retry-policy';
+import { abortableSleep, routeRequest, routingHeaders } from './routing/router';
 
 const MiB = 1024 * 1024;
 /** Fits ten full-HD PNG screenshots (≈ 3–4 MB of base64 each) with room to spare. */
@@ -22,11 +26,20 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
   const request = parseChatRequest(text, { maxImageBytes });
 
-  const target = catalogFor(env.MODELS).resolve(request.model);
-  if (!target) throw modelNotFound(request.model);
-  const { result, notes } = await callTarget(request, target, { env, signal: c.req.raw.signal, maxImageBytes });
+  const route = catalogFor(env.MODELS).route(request.model);
+  if (!route) throw modelNotFound(request.model);
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...routingDefaults(env.ROUTING), ...route.policy, ...readPolicyHeaders(c.req.raw.headers) };
+  // Strict mode: adaptations to the target model become 400s instead (capabilities/).
+  const strict = c.req.header('x-switchboard-strict') === 'true';
+  const { result, notes, deployment, attempts } = await routeRequest(route, policy, request.stream === true, c.req.raw.signal, {
+    call: (target, signal) => callTarget(request, target, { env, signal, maxImageBytes, strict }),
+    cooldowns: cooldownStore(c),
+    random: Math.random,
+    now: Date.now,
+    sleep: abortableSleep,
+  });
 
-  const headers = new Headers({ 'x-request-id': c.get('requestId') });
+  const headers = new Headers({ 'x-request-id': c.get('requestId'), ...routingHeaders(deployment.label, attempts.length) });
   if (notes.dropped.length) headers.set('x-switchboard-dropped-params', notes.dropped.join(', '));
   if (notes.adapted.length) headers.set('x-switchboard-adapted', notes.adapted.join(', '));
   if (result.stream) {
@@ -36,6 +49,27 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   }
   headers.set('content-type', 'application/json');
   return new Response(typeof result.body === 'string' ? result.body : JSON.stringify(result.body), { headers });
+}
+
+/**
+ * Deployment health as this isolate knows it; with a DEPLOYMENT_HEALTH Durable Object
+ * binding it is shared with every other isolate (routing/deployment-health.ts).
+ */
+const isolateCooldowns = new IsolateCooldownStore();
+
+function cooldownStore(c: Context<AppEnv>): CooldownStore {
+  const namespace = c.env.DEPLOYMENT_HEALTH;
+  if (!namespace) return isolateCooldowns;
+  return new SharedCooldownStore(isolateCooldowns, namespace, (promise) => c.executionCtx.waitUntil(promise));
+}
+
+let lastRouting: { value: unknown; policy: Partial<RetryPolicy> } | undefined;
+function routingDefaults(routing: Env['ROUTING']): Partial<RetryPolicy> {
+  const cached = lastRouting;
+  if (cached && cached.value === routing) return cached.policy;
+  const policy = parseRoutingVar(routing);
+  lastRouting = { value: routing, policy };
+  return policy;
 }
 
 /** Reads the body as text, refusing (413) anything over `maxBytes` without keeping it. */

@@ -6,6 +6,10 @@ export interface Env {
   GATEWAY_KEYS?: string;
   /** Public model names → deployments (wrangler.toml `[vars.MODELS]`, or the same as a JSON string). */
   MODELS?: ModelsConfig | string;
+  /** Retry, fallback, timeout and cooldown defaults (wrangler.toml `[vars.ROUTING]`, or JSON): routing/retry-policy.ts. */
+  ROUTING?: Record<string, unknown> | string;
+  /** Durable Object sharing deployment health (cooldowns) across isolates; without it each isolate keeps its own. */
+  DEPLOYMENT_HEALTH?: DurableObjectNamespace;
   /** Largest request body accepted, in bytes (default 64 MiB). */
   MAX_BODY_BYTES?: string;
   /** Largest single image accepted, in decoded bytes (default 20 MiB). */

@@ -44,3 +44,4 @@ app.onError((error, c) => {
 });
 
 export default app;
+export { DeploymentHealth } from './routing/deployment-health';

@@ -99,6 +99,8 @@ export interface Usage {
 export interface ResponseMessage {
   role: 'assistant';
   content: string | null;
+  /** The model's thinking, where the upstream returns it (Gemini thought summaries); never mixed into content. */
+  reasoning_content?: string;
   refusal: string | null;
   tool_calls?: ToolCall[];
 }
@@ -130,6 +132,7 @@ export interface ToolCallDelta {
 export interface ChunkDelta {
   role?: 'assistant';
   content?: string | null;
+  reasoning_content?: string;
   refusal?: string | null;
   tool_calls?: ToolCallDelta[];
 }

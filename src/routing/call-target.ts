@@ -1,3 +1,6 @@
+import { adaptRequest } from '../capabilities/adapt-request';
+import { capabilitiesFor } from '../capabilities/capabilities-for';
+import { strictNotes } from '../capabilities/strict-notes';
 import type { Env } from '../env';
 import { GatewayError } from '../openai/errors';
 import type { ChatCompletionRequest } from '../openai/types';
@@ -10,6 +13,8 @@ export interface CallContext {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   maxImageBytes: number;
+  /** `x-switchboard-strict: true`: what would be adapted to the target is a 400 instead. */
+  strict?: boolean;
 }
 
 export interface TargetResult {
@@ -34,7 +39,17 @@ export async function callTarget(request: ChatCompletionRequest, target: Target,
       'provider_not_configured',
     );
   }
-  const notes: RequestNotes = { dropped: [], adapted: [] };
-  const result = await provider.chatCompletion({ request, target, notes, ...context });
+  const strict = context.strict === true;
+  // Fitted to this model (capabilities/): the providers then translate what it accepts.
+  const adapted = adaptRequest(request, capabilitiesFor(target), { strict, model: target.name });
+  const notes: RequestNotes = strict ? strictNotes(target.name) : adapted.notes;
+  const result = await provider.chatCompletion({
+    request: adapted.request,
+    target,
+    notes,
+    env: context.env,
+    signal: context.signal,
+    maxImageBytes: context.maxImageBytes,
+  });
   return { result, notes };
 }

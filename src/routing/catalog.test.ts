@@ -111,3 +111,77 @@ describe('catalogFor', () => {
     expect(() => catalogFor('not json')).toThrow(/MODELS is not valid JSON/);
   });
 });
+
+describe('buildCatalog deployments', () => {
+  const catalog = buildCatalog({
+    'gpt-4o': {
+      default_max_tokens: 100,
+      retries: 2,
+      deployments: [
+        { target: 'azure/gpt-4o-eastus', weight: 2, tier: 0, endpoint: 'https://east.example', api_key_secret: 'AZURE_EAST_KEY' },
+        { target: 'azure/gpt-4o', name: 'sweden', endpoint: 'https://sweden.example', first_byte_timeout_ms: 5000 },
+        { target: 'openai/gpt-4o', tier: 1, default_max_tokens: 200 },
+      ],
+    },
+    single: { target: 'openai/gpt-4o-mini', budget_ms: 5000, note: 'kept' },
+  });
+
+  it('maps an alias to its deployments with weights, tiers, labels and options (shared ones inherited)', () => {
+    const route = catalog.route('gpt-4o')!;
+    expect(route.policy).toEqual({ retries: 2 });
+    expect(route.deployments).toEqual([
+      {
+        label: 'azure/gpt-4o-eastus',
+        key: 'azure/gpt-4o-eastus|https://east.example|AZURE_EAST_KEY',
+        weight: 2,
+        tier: 0,
+        target: { name: 'gpt-4o', provider: 'azure', model: 'gpt-4o-eastus', options: { default_max_tokens: 100, endpoint: 'https://east.example', api_key_secret: 'AZURE_EAST_KEY' } },
+      },
+      {
+        label: 'sweden',
+        key: 'azure/gpt-4o|https://sweden.example|',
+        weight: 1,
+        tier: 0,
+        firstByteTimeoutMs: 5000,
+        target: { name: 'gpt-4o', provider: 'azure', model: 'gpt-4o', options: { default_max_tokens: 100, endpoint: 'https://sweden.example' } },
+      },
+      { label: 'openai/gpt-4o', key: 'openai/gpt-4o||', weight: 1, tier: 1, target: { name: 'gpt-4o', provider: 'openai', model: 'gpt-4o', options: { default_max_tokens: 200 } } },
+    ]);
+    expect(catalog.resolve('gpt-4o')).toEqual(route.deployments[0].target);
+    expect(catalog.entries.map((t) => t.name)).toEqual(['gpt-4o', 'single']);
+  });
+
+  it('keeps the single-target form, routing settings beside it', () => {
+    expect(catalog.route('single')).toEqual({
+      name: 'single',
+      policy: { budgetMs: 5000 },
+      deployments: [{ label: 'openai/gpt-4o-mini', key: 'openai/gpt-4o-mini||', weight: 1, tier: 0, target: { name: 'single', provider: 'openai', model: 'gpt-4o-mini', options: { note: 'kept' } } }],
+    });
+  });
+
+  it('serves a deployment’s provider/model name with its options', () => {
+    expect(catalog.route('azure/gpt-4o-eastus')?.deployments).toHaveLength(1);
+    expect(catalog.resolve('azure/gpt-4o-eastus')?.options).toMatchObject({ endpoint: 'https://east.example' });
+  });
+
+  const bad: [string, ModelsConfig, string][] = [
+    ['both target and deployments', { x: { target: 'openai/a', deployments: [{ target: 'openai/b' }] } }, 'MODELS["x"] has both target and deployments'],
+    ['empty deployments', { x: { deployments: [] } }, 'MODELS["x"].deployments must be a non-empty list'],
+    ['deployments not a list', { x: { deployments: { target: 'openai/a' } as never } }, 'MODELS["x"].deployments must be a non-empty list'],
+    ['a deployment that is not a table', { x: { deployments: ['openai/a' as never] } }, 'MODELS["x"].deployments[0] must be a table'],
+    ['a bad target', { x: { deployments: [{ target: 'openai/a' }, { target: 'nope' }] } }, 'MODELS["x"].deployments[1].target'],
+    ['a zero weight', { x: { deployments: [{ target: 'openai/a', weight: 0 }] } }, 'MODELS["x"].deployments[0].weight must be a number > 0'],
+    ['a fractional tier', { x: { deployments: [{ target: 'openai/a', tier: 0.5 }] } }, 'MODELS["x"].deployments[0].tier must be an integer'],
+    ['duplicate labels', { x: { deployments: [{ target: 'openai/a' }, { target: 'openai/a' }] } }, 'two deployments named "openai/a"'],
+    ['a bad routing setting', { x: { target: 'openai/a', retries: -2 } }, 'MODELS["x"].retries must be a number'],
+    ['a bad first-byte timeout', { x: { deployments: [{ target: 'openai/a', first_byte_timeout_ms: 0 }] } }, 'first_byte_timeout_ms must be a number > 0'],
+  ];
+  it.each(bad)('%s → a named configuration error', (_name, input, mentions) => {
+    expect(() => buildCatalog(input)).toThrow(mentions);
+    try {
+      buildCatalog(input);
+    } catch (e) {
+      expect((e as GatewayError).code).toBe('gateway_misconfigured');
+    }
+  });
+});

@@ -85,7 +85,7 @@ describe('plain requests', () => {
     expect(data.model).toBe('claude-sonnet-4-5');
     expect(data.id).toMatch(/^chatcmpl-msg_01Mock/);
     expect(data.usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: 3 });
-    expect(response.headers.get('x-switchboard-dropped-params')).toBe('temperature, frequency_penalty, seed');
+    expect(response.headers.get('x-switchboard-dropped-params')).toBe('frequency_penalty, temperature, seed');
 
     const sent = mock.server.last;
     expect(sent.path).toBe('/v1/messages');

@@ -26,9 +26,17 @@ export function wranglerSettings() {
   const toml = readFileSync(`${root}wrangler.toml`, 'utf8');
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
   const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1];
+  // [[durable_objects.bindings]] name = "…" class_name = "…" (classes exported by src/index.ts).
+  const durableObjects: Record<string, string> = {};
+  for (const block of toml.split(/^\[\[durable_objects\.bindings\]\]\s*$/m).slice(1)) {
+    const name = /^name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
+    const className = /^class_name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
+    if (name && className) durableObjects[name] = className;
+  }
   return {
     compatibilityDate: date ?? '2025-09-01',
     compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [],
+    durableObjects,
   };
 }
 
@@ -42,13 +50,17 @@ export interface Gateway {
 
 export const TEST_GATEWAY_KEY = 'sk-switchboard-test-key';
 
-/** Starts the gateway with these bindings (secrets and vars); GATEWAY_KEYS defaults to TEST_GATEWAY_KEY. */
+/**
+ * Starts the gateway with these bindings (secrets and vars); GATEWAY_KEYS defaults to
+ * TEST_GATEWAY_KEY. ROUTING defaults to no retries, so a test of how one upstream answer
+ * is translated sees that answer; tests of the router pass their own ROUTING.
+ */
 export async function startGateway(bindings: Record<string, unknown>): Promise<Gateway> {
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundlePath,
     ...wranglerSettings(),
-    bindings: { GATEWAY_KEYS: TEST_GATEWAY_KEY, ...bindings } as Record<string, string>,
+    bindings: { GATEWAY_KEYS: TEST_GATEWAY_KEY, ROUTING: JSON.stringify({ retries: 0 }), ...bindings } as Record<string, string>,
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');

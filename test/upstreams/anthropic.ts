@@ -15,7 +15,10 @@ import { MockServer, fixtureLines, sendJson, type RecordedRequest } from './mock
 //   max_tokens required, the first turn a user turn, no empty or whitespace-only
 //   text, image media_type matching the bytes, tool_result after the matching
 //   tool_use and before other content, system as a string or text blocks, unknown
-//   top-level fields ("Extra inputs are not permitted"), 32 MB request limit.
+//   top-level fields ("Extra inputs are not permitted"), 32 MB request limit, 5 MB
+//   per base64 image; per model (validateModelRules): max_tokens above the model's
+//   output limit, temperature with top_p (Claude 4.5 and later), any non-default
+//   sampling (Opus 4.7 and later).
 // - responses: the `message` object, or for `stream: true` the SSE sequence with
 //   `event:` lines: message_start, content_block_start, ping, content_block_delta…,
 //   content_block_stop, message_delta, message_stop.
@@ -119,7 +122,7 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Anthrop
     return sendError(res, 'request_too_large', 'Request exceeds the maximum allowed number of bytes.');
   }
   if (req.body === undefined) return sendError(res, 'invalid_request_error', 'There was an issue with the format or content of your request: the body is not valid JSON.');
-  const invalid = validateMessagesRequest(req.body, version as (typeof API_VERSIONS)[number]);
+  const invalid = validateMessagesRequest(req.body, version as (typeof API_VERSIONS)[number]) ?? validateModelRules(req.body);
   if (invalid) return sendError(res, 'invalid_request_error', invalid);
 
   const stream = req.body.stream === true;
@@ -462,6 +465,47 @@ function validateImage(block: Record<string, any>, at: string): string | null {
   if (typeof source.data !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(source.data)) return `${at}.source.base64.data: Invalid base64 data`;
   const actual = sniff(Buffer.from(source.data.slice(0, 24), 'base64'));
   if (actual !== source.media_type) return `${at}.source.base64.data: Image does not match the provided media type ${source.media_type}`;
+  const bytes = Math.floor((source.data.length * 3) / 4) - (source.data.endsWith('==') ? 2 : source.data.endsWith('=') ? 1 : 0);
+  if (bytes > MAX_IMAGE_BYTES) return `${at}.source.base64: image exceeds 5 MB maximum: ${bytes} bytes > ${MAX_IMAGE_BYTES} bytes`;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------
+// Per-model rules (Anthropic's models overview, the 4.5 / 4.7 release notes, and the
+// API's messages for them). Only on what the body sends: on 2026-10-21 the sampling
+// fields are already refused for every model by validateMessagesRequest.
+
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+/** Largest max_tokens per model family, first match wins. */
+const OUTPUT_LIMITS: [RegExp, number][] = [
+  [/^claude-opus-4-[67]/, 128000],
+  [/^claude-(sonnet-4-[56]|haiku-4-5|opus-4-5)/, 64000],
+  [/^claude-opus-4/, 32000],
+  [/^claude-(sonnet-4|3-7-)/, 64000],
+  [/^claude-3-5-/, 8192],
+  [/^claude-3-/, 4096],
+];
+/** Models that refuse non-default sampling: "`temperature` is deprecated for this model." */
+const NO_SAMPLING = /^claude-opus-4-[78]|^claude-(sonnet|opus|haiku)-[5-9]/;
+/** Models that refuse temperature and top_p together. */
+const SAMPLING_XOR = /^claude-(sonnet-4-[56]|haiku-4-5|opus-4-[156])/;
+
+/** The first thing the model named in the body would refuse, as the API's message, or null. */
+export function validateModelRules(body: Record<string, any>): string | null {
+  const model: string = body.model;
+  if (NO_SAMPLING.test(model)) {
+    if (body.temperature !== undefined && body.temperature !== 1) return '`temperature` is deprecated for this model.';
+    if (body.top_p !== undefined) return '`top_p` is deprecated for this model.';
+    if (body.top_k !== undefined) return '`top_k` is deprecated for this model.';
+  }
+  if (SAMPLING_XOR.test(model) && body.temperature !== undefined && body.top_p !== undefined) {
+    return '`temperature` and `top_p` cannot both be specified for this model. Please use only one.';
+  }
+  const limit = OUTPUT_LIMITS.find(([re]) => re.test(model))?.[1];
+  if (limit !== undefined && body.max_tokens > limit) {
+    return `max_tokens: ${body.max_tokens} > ${limit}, which is the maximum allowed number of output tokens for ${model}`;
+  }
   return null;
 }
 

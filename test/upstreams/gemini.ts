@@ -22,7 +22,8 @@ import { fixtureLines, MockServer, sendJson, type RecordedRequest } from './mock
 //     that decode as no image format, a systemInstruction (or tools, or JSON mode) for
 //     models without them, unmatched function call/response counts, Gemini 3 function
 //     calls without a thought signature, an OBJECT schema without properties in a
-//     function declaration.
+//     function declaration, image MIME types other than PNG/JPEG/WebP/HEIC/HEIF,
+//     penalties for Gemini 2.5 and later, maxOutputTokens above the model's limit.
 // A PNG labelled image/jpeg is accepted: Gemini decodes images by their content.
 
 export const GEMINI_TEST_KEY = 'AIzaSyMOCK-gemini-test-key-0123456789';
@@ -213,6 +214,10 @@ const get = (obj: Json, name: string) => obj[name] ?? obj[snake(name)];
 
 const noSystemInstruction = (model: string) => /^gemma-|^gemini-(1\.0-)?pro(-vision)?(-\d{3}|-latest)?$/.test(model);
 const isGemma = (model: string) => model.startsWith('gemma-');
+const noPenalties = (model: string) => /^gemini-(2\.5|[3-9]|\d{2})|^gemini-2\.0-.*thinking|^gemini-exp-/.test(model);
+const outputLimitOf = (model: string) =>
+  /^gemini-(2\.5|[3-9]|\d{2})/.test(model) ? 65536 : /^gemini-(1\.5|2\.0)-/.test(model) ? 8192 : undefined;
+const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/heic', 'image/heif'];
 const isGemini3 = (model: string) => /^gemini-([3-9]|\d{2,})/.test(model);
 
 function validateRequest(body: Json, model: string) {
@@ -231,11 +236,30 @@ function validateRequest(body: Json, model: string) {
   if (config !== undefined) {
     checkFields(config, 'generationConfig', 'generation_config');
     const thinking = get(config, 'thinkingConfig');
-    if (thinking !== undefined) checkFields(thinking, 'thinkingConfig', 'generation_config.thinking_config');
+    if (thinking !== undefined) {
+      checkFields(thinking, 'thinkingConfig', 'generation_config.thinking_config');
+      // A budget and a level together are refused (wording not confirmed); 2.5 Pro always thinks.
+      if (get(thinking, 'thinkingBudget') !== undefined && get(thinking, 'thinkingLevel') !== undefined) {
+        throw invalid('thinking_budget and thinking_level are not supported together.');
+      }
+      if (get(thinking, 'thinkingBudget') === 0 && /^gemini-2\.5-pro/.test(model)) {
+        throw invalid('Budget 0 is invalid. This model only works in thinking mode.');
+      }
+    }
     const schema = get(config, 'responseSchema');
     if (schema !== undefined) validateSchema(schema, 'generation_config.response_schema');
     if (isGemma(model) && String(get(config, 'responseMimeType') ?? '').startsWith('application/json')) {
       throw invalid(`JSON mode is not enabled for models/${model}`);
+    }
+    // Gemini 2.5 and later (and the thinking / experimental 2.0 models) have no penalties.
+    if ((get(config, 'presencePenalty') !== undefined || get(config, 'frequencyPenalty') !== undefined) && noPenalties(model)) {
+      throw invalid(`Penalty is not enabled for models/${model}`);
+    }
+    const maxOutput = get(config, 'maxOutputTokens');
+    const outputLimit = outputLimitOf(model);
+    // Wording as Vertex AI gives it (the Gemini API's own text for this case was not found).
+    if (typeof maxOutput === 'number' && outputLimit !== undefined && maxOutput > outputLimit) {
+      throw invalid(`Unable to submit request because it has a maxOutputTokens value of ${maxOutput} but the supported range is from 1 (inclusive) to ${outputLimit + 1} (exclusive). Update the value and try again.`);
     }
   }
 
@@ -305,6 +329,8 @@ function validatePart(p: unknown, at: string) {
     const mimeType = get(blob, 'mimeType');
     if (typeof mimeType !== 'string' || !mimeType) throw invalid(`* GenerateContentRequest.${at}.inline_data.mime_type: Mime type is not specified.\n`);
     checkBytes(blob.data, `${at}.inline_data.data`);
+    // "Supported formats": PNG, JPEG, WebP, HEIC, HEIF; a GIF is refused by its MIME type.
+    if (mimeType.startsWith('image/') && !IMAGE_MIME_TYPES.includes(mimeType)) throw invalid(`Unsupported MIME type: ${mimeType}`);
     if (mimeType.startsWith('image/') && !isImage(Buffer.from(blob.data, 'base64'))) {
       throw invalid('Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
     }
@@ -455,26 +481,31 @@ function echo(body: Json, model: string, stream: boolean): Json[] {
   const n = get(config, 'candidateCount') ?? 1;
   const promptTokenCount = JSON.stringify(contents).split(/\s+/).length;
   const responseId = `mock${String(++responseCounter).padStart(6, '0')}${Date.now().toString(36)}`;
+  // Thought summaries, when asked for (thinkingConfig.includeThoughts): a part with thought: true before the answer.
+  const thought = get(get(config, 'thinkingConfig') ?? {}, 'includeThoughts') === true ? `Thinking about: ${said}` : '';
+  const thoughtsTokenCount = thought ? thought.split(/\s+/).length * n : 0;
   const usage = (candidatesTokenCount: number) => ({
     promptTokenCount,
     candidatesTokenCount,
-    totalTokenCount: promptTokenCount + candidatesTokenCount,
+    totalTokenCount: promptTokenCount + candidatesTokenCount + thoughtsTokenCount,
     promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokenCount }],
+    ...(thoughtsTokenCount ? { thoughtsTokenCount } : {}),
   });
-  const candidates = (piece: string, finish: boolean) =>
+  const candidates = (piece: string, finish: boolean, thinking = '') =>
     Array.from({ length: n }, (_, index) => ({
-      content: { parts: [{ text: piece }], role: 'model' },
+      content: { parts: [...(thinking ? [{ text: thinking, thought: true }] : []), ...(piece ? [{ text: piece }] : [])], role: 'model' },
       ...(finish ? { finishReason: 'STOP' } : {}),
       index,
     }));
   const words = text.split(/(?<= )/);
   if (!stream) {
-    return [{ candidates: candidates(text, true), usageMetadata: usage(words.length * n), modelVersion: model, responseId }];
+    return [{ candidates: candidates(text, true, thought), usageMetadata: usage(words.length * n), modelVersion: model, responseId }];
   }
-  return words.map((word, i) => ({
+  const events = words.map((word, i) => ({
     candidates: candidates(word, i === words.length - 1),
     usageMetadata: usage((i + 1) * n),
     modelVersion: model,
     responseId,
   }));
+  return thought ? [{ candidates: candidates('', false, thought), usageMetadata: usage(0), modelVersion: model, responseId }, ...events] : events;
 }

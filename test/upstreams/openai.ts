@@ -7,6 +7,7 @@ import { MockServer, sendJson, sendSse, type RecordedRequest, type SseEventOut }
 // Error bodies, SSE framing (`data: {json}\n\n` … `data: [DONE]\n\n`, no `event:` lines),
 // the usage chunk of `stream_options.include_usage` (empty `choices`) and Azure's
 // opening `prompt_filter_results` chunk follow the live APIs and ../shared/fixtures.
+// Per-model rules (modelRule below) refuse what the live API refuses for that model.
 
 export const OPENAI_TEST_KEY = 'sk-openai-test-0123456789abcdef';
 export const AZURE_TEST_KEY = 'azure-test-key-0123456789abcdef';
@@ -89,6 +90,8 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Scripte
       error: { message: 'you must provide a model parameter', type: 'invalid_request_error', param: null, code: null },
     });
   }
+  const refused = modelRule(body, String(model));
+  if (refused) return sendJson(res, 400, { error: { type: 'invalid_request_error', ...refused } });
   const text = `echo: ${lastUserText(body.messages)}`;
   const id = `chatcmpl-mock${Date.now()}`;
   const created = Math.floor(Date.now() / 1000);
@@ -136,6 +139,46 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Scripte
   if (withUsage) events.push({ data: chunk([], { usage }) });
   events.push({ data: '[DONE]' });
   return sendSse(res, events);
+}
+
+// Per-model rules, with the API's messages: reasoning models (o-series, GPT-5 but its
+// -chat snapshots) take max_completion_tokens, only the default temperature, no top_p,
+// penalties or logprobs; o1-mini / o1-preview have no system role; every model has an
+// output limit. Azure is matched by deployment name (deployments named after models).
+const REASONING = /^(o\d|gpt-5(?!(\.\d+)?-chat))/;
+const OUTPUT_LIMITS: [RegExp, number][] = [
+  [/^gpt-5(\.\d+)?-chat/, 16384],
+  [/^gpt-5/, 128000],
+  [/^o1-mini/, 65536],
+  [/^o1-preview/, 32768],
+  [/^o\d/, 100000],
+  [/^gpt-4\.1/, 32768],
+  [/^gpt-4o-2024-05-13/, 4096],
+  [/^gpt-4o/, 16384],
+];
+
+function modelRule(body: any, model: string): { message: string; param: string; code: string | null } | null {
+  const unsupported = (param: string) => ({ message: `Unsupported parameter: '${param}' is not supported with this model.`, param, code: 'unsupported_parameter' });
+  if (REASONING.test(model)) {
+    if (body.max_tokens != null) {
+      return { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", param: 'max_tokens', code: 'unsupported_parameter' };
+    }
+    if (body.temperature != null && body.temperature !== 1) {
+      return { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, param: 'temperature', code: 'unsupported_value' };
+    }
+    for (const param of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs']) if (body[param] != null) return unsupported(param);
+    if (/^o1-(mini|preview)/.test(model) && body.messages.some((m: any) => m?.role === 'system' || m?.role === 'developer')) {
+      const i = body.messages.findIndex((m: any) => m?.role === 'system' || m?.role === 'developer');
+      return { message: `Unsupported value: 'messages[${i}].role' does not support '${body.messages[i].role}' with this model.`, param: `messages[${i}].role`, code: 'unsupported_value' };
+    }
+  }
+  const limit = OUTPUT_LIMITS.find(([re]) => re.test(model))?.[1];
+  const asked = body.max_completion_tokens ?? body.max_tokens;
+  if (limit !== undefined && typeof asked === 'number' && asked > limit) {
+    const param = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+    return { message: `max_tokens is too large: ${asked}. This model supports at most ${limit} completion tokens, whereas you provided ${asked}.`, param, code: null };
+  }
+  return null;
 }
 
 function lastUserText(messages: any[]): string {

@@ -86,12 +86,14 @@ describe('fromGeminiResponse', () => {
     expect(finish_reason).toBe('tool_calls');
   });
 
-  it('leaves thought summaries out of the content', () => {
+  it('returns thought summaries as reasoning_content, out of the content', () => {
     const { message } = fromGeminiResponse(
       { candidates: [candidate([{ text: 'Let me think about r letters...', thought: true }, { text: 'Three.' }, { text: '', thoughtSignature: 'c2ln' }])] },
       'm',
     ).choices[0];
     expect(message.content).toBe('Three.');
+    expect(message.reasoning_content).toBe('Let me think about r letters...');
+    expect(fromGeminiResponse({ candidates: [candidate([{ text: 'Three.' }])] }, 'm').choices[0].message).not.toHaveProperty('reasoning_content');
   });
 
   it('maps several candidates to choices ordered by index', () => {

@@ -8,7 +8,7 @@ import { toUsage } from './usage';
 
 // A Gemini GenerateContentResponse → an OpenAI chat.completion.
 //   candidates → choices (index kept); text parts → content, thought summaries
-//   (thought: true) left out; functionCall parts → tool_calls with ids derived from
+//   (thought: true) → reasoning_content, never content; functionCall parts → tool_calls with ids derived from
 //   the response id, the candidate and the call's position, so one response always
 //   gets the same ids; a call's thought signature rides along in
 //   tool_calls[].extra_content.google.thought_signature (where Google's own
@@ -21,6 +21,8 @@ export type GeminiToolCall = ToolCall & { extra_content?: { google: { thought_si
 
 export interface CandidateOutput {
   text: string;
+  /** Thought summaries (parts with thought: true), returned as reasoning_content. */
+  reasoning: string;
   toolCalls: GeminiToolCall[];
 }
 
@@ -34,9 +36,13 @@ export const toolCallIdBase = (response: GenerateContentResponse, meta: Completi
  */
 export function readParts(parts: GeminiPart[] | undefined, idBase: string, candidate: number, firstCall = 0): CandidateOutput {
   let text = '';
+  let reasoning = '';
   const toolCalls: GeminiToolCall[] = [];
   for (const part of parts ?? []) {
-    if (part.thought === true) continue;
+    if (part.thought === true) {
+      if (typeof part.text === 'string') reasoning += part.text;
+      continue;
+    }
     if (typeof part.text === 'string') text += part.text;
     if (part.functionCall) {
       const call: GeminiToolCall = {
@@ -48,7 +54,7 @@ export function readParts(parts: GeminiPart[] | undefined, idBase: string, candi
       toolCalls.push(call);
     }
   }
-  return { text, toolCalls };
+  return { text, reasoning, toolCalls };
 }
 
 export function promptBlocked(feedback: NonNullable<GenerateContentResponse['promptFeedback']>): GatewayError {
@@ -72,7 +78,7 @@ export function fromGeminiResponse(response: GenerateContentResponse, fallbackMo
   const idBase = toolCallIdBase(response, meta);
   const choices: Choice[] = candidates.map((candidate, position) => {
     const index = candidate.index ?? position;
-    const { text, toolCalls } = readParts(candidate.content?.parts, idBase, index);
+    const { text, reasoning, toolCalls } = readParts(candidate.content?.parts, idBase, index);
     const finish = toFinishReason(candidate.finishReason, toolCalls.length > 0) ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
     const choice: Choice = {
       index,
@@ -81,6 +87,7 @@ export function fromGeminiResponse(response: GenerateContentResponse, fallbackMo
       logprobs: toLogprobs(candidate.logprobsResult),
     };
     if (toolCalls.length > 0) choice.message.tool_calls = toolCalls;
+    if (reasoning) choice.message.reasoning_content = reasoning;
     return choice;
   });
   choices.sort((a, b) => a.index - b.index);

@@ -92,9 +92,18 @@ describe('GeminiStreamTranslator', () => {
     ]);
   });
 
-  it('leaves thought summaries out', () => {
-    const chunks = translate([ev([cand([{ text: 'thinking…', thought: true }])]), ev([cand([{ text: 'Answer' }], { finishReason: 'STOP' })])]);
-    expect(chunks.map((c) => c.choices[0].delta)).toEqual([{ role: 'assistant', content: '' }, { content: 'Answer' }, {}]);
+  it('streams thought summaries as reasoning_content, apart from the content', () => {
+    const chunks = translate([
+      ev([cand([{ text: 'thinking…', thought: true }])]),
+      ev([cand([{ text: ' more', thought: true }])]),
+      ev([cand([{ text: 'Answer' }], { finishReason: 'STOP' })]),
+    ]);
+    expect(chunks.map((c) => c.choices[0].delta)).toEqual([
+      { role: 'assistant', content: '', reasoning_content: 'thinking…' },
+      { reasoning_content: ' more' },
+      { content: 'Answer' },
+      {},
+    ]);
   });
 
   it('a candidate stopped for safety finishes with content_filter', () => {

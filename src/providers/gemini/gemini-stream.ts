@@ -76,12 +76,13 @@ export class GeminiStreamTranslator implements StreamTranslator<GenerateContentR
       const first = !state;
       if (!state) this.candidates.set(index, (state = { calls: 0, finished: false }));
 
-      const { text, toolCalls } = readParts(candidate.content?.parts, this.idBase, index, state.calls);
+      const { text, reasoning, toolCalls } = readParts(candidate.content?.parts, this.idBase, index, state.calls);
       state.calls += toolCalls.length;
       const logprobs = toLogprobs(candidate.logprobsResult);
-      if (first || text || toolCalls.length > 0 || logprobs) {
+      if (first || text || reasoning || toolCalls.length > 0 || logprobs) {
         const delta: ChunkDelta = first ? { role: 'assistant', content: text || (toolCalls.length > 0 ? null : '') } : {};
         if (text && !first) delta.content = text;
+        if (reasoning) delta.reasoning_content = reasoning;
         if (toolCalls.length > 0) delta.tool_calls = toolCalls.map((call, k) => toolCallDelta(call, state.calls - toolCalls.length + k));
         out.push(chunk(meta, [{ index, delta, finish_reason: null, logprobs }]));
       }

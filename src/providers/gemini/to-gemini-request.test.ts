@@ -53,7 +53,7 @@ describe('toGeminiRequest', () => {
     ['logit_bias, user', { logit_bias: { '1': 2 }, user: 'u-1' }, ['logit_bias', 'user']],
     ['parallel_tool_calls: false cannot be honoured', { parallel_tool_calls: false }, ['parallel_tool_calls']],
     ['parallel_tool_calls: true is what Gemini does', { parallel_tool_calls: true }, []],
-    ['unknown extras', { repetition_penalty: 1.1, guided_json: {}, reasoning_effort: 'low', metadata: { a: 'b' } }, ['repetition_penalty', 'guided_json', 'reasoning_effort', 'metadata']],
+    ['unknown extras', { repetition_penalty: 1.1, guided_json: {}, metadata: { a: 'b' } }, ['repetition_penalty', 'guided_json', 'metadata']],
     ['a top_k that is not a number', { top_k: 'many' }, ['top_k']],
     ['nulls are not parameters', { logit_bias: null, user: undefined, seed: null }, []],
   ])('drops %s', (_name, extra, dropped) => {

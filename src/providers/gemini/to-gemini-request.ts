@@ -4,6 +4,7 @@ import type { Target } from '../../routing/catalog';
 import type { RequestNotes } from '../provider';
 import { toGenerationConfig } from './generation-config';
 import { requiresThoughtSignatures, supportsSystemInstruction } from './model-capabilities';
+import { toThinkingConfig } from './thinking-config';
 import { toGeminiContents } from './to-gemini-contents';
 import { toGeminiTools } from './to-gemini-tools';
 import type { GeminiBlob, GeminiSafetySetting, GenerateContentRequest } from './types';
@@ -16,7 +17,7 @@ import type { GeminiBlob, GeminiSafetySetting, GenerateContentRequest } from './
 const TRANSLATED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'temperature', 'top_p', 'top_k', 'n', 'stop', 'max_tokens',
   'max_completion_tokens', 'presence_penalty', 'frequency_penalty', 'seed', 'response_format', 'logprobs',
-  'top_logprobs', 'tools', 'tool_choice',
+  'top_logprobs', 'tools', 'tool_choice', 'reasoning_effort',
 ]);
 
 export function toGeminiRequest(
@@ -45,6 +46,10 @@ export function toGeminiRequest(
   if (systemInstruction) body.systemInstruction = systemInstruction;
   const generationConfig = toGenerationConfig(request, notes);
   if (generationConfig) body.generationConfig = generationConfig;
+  // Models without thinking never see reasoning_effort: the model table drops it (capabilities/).
+  if (request.reasoning_effort != null) {
+    body.generationConfig = { ...body.generationConfig, thinkingConfig: toThinkingConfig(request.reasoning_effort, target.model, notes) };
+  }
   const { tools, toolConfig } = toGeminiTools(request, notes);
   if (tools) body.tools = tools;
   if (toolConfig) body.toolConfig = toolConfig;

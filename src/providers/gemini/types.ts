@@ -90,6 +90,14 @@ export interface GeminiToolConfig {
 export interface GeminiGenerationConfig extends Omit<SdkGenerationConfig, 'responseSchema'> {
   responseSchema?: GeminiSchema;
   seed?: number;
+  thinkingConfig?: GeminiThinkingConfig;
+}
+
+/** Thinking control: a token budget (Gemini 2.5) or a level (Gemini 3); never both. */
+export interface GeminiThinkingConfig {
+  thinkingBudget?: number;
+  thinkingLevel?: 'minimal' | 'low' | 'medium' | 'high';
+  includeThoughts?: boolean;
 }
 
 export interface GeminiSafetySetting {
