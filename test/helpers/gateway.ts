@@ -8,7 +8,9 @@ import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
 // builds it, with the compatibility settings from wrangler.toml.
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bundleDir = `${root}node_modules/.cache/switchboard-test`;
+// Inside the checkout (workerd loads no module from outside its starting directory) and
+// not in node_modules, which two checkouts may share.
+const bundleDir = `${root}.wrangler/tmp/test-bundle`;
 export const bundlePath = `${bundleDir}/worker.mjs`;
 
 export async function buildWorkerBundle(): Promise<string> {
