@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 
 // The load generator: node:http with keep-alive sockets (lighter per request than
 // fetch, so the client is not what limits throughput). Bodies are prebuilt Buffers.
@@ -25,6 +25,7 @@ export interface Timing {
   /** How many pieces the body arrived in (socket reads). */
   reads: number;
   body?: string;
+  headers: IncomingHttpHeaders;
 }
 
 export function send(target: Target, keepBody = false): Promise<Timing> {
@@ -60,6 +61,7 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
             bytes,
             reads,
             body: keepBody ? Buffer.concat(parts).toString('utf8') : undefined,
+            headers: res.headers,
           });
         });
         res.on('error', reject);

@@ -1,6 +1,15 @@
 import { Worker } from 'node:worker_threads';
+import type { RateLimitRule } from './mock-upstream.ts';
 
 // The harness's handle on bench/mock-upstream.ts, which runs in its own thread.
+
+export type { RateLimitRule };
+
+export interface PathCount {
+  calls: number;
+  ok: number;
+  rateLimited: number;
+}
 
 export interface LastRequest {
   path: string;
@@ -12,6 +21,10 @@ export interface MockUpstream {
   url: string;
   last(route: 'openai' | 'anthropic' | 'gemini'): Promise<LastRequest | null>;
   counts(): Promise<Record<string, number>>;
+  /** Sets the scripted 429s (none: []) and restarts the per-path counts. */
+  rateLimit(rules: RateLimitRule[]): Promise<void>;
+  /** Calls per path since the last rateLimit(): answered (ok) and 429. */
+  paths(): Promise<Record<string, PathCount>>;
   close(): Promise<void>;
 }
 
@@ -38,6 +51,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     url,
     last: (route) => ask('last', { route }),
     counts: () => ask('counts'),
+    rateLimit: (rules) => ask('rateLimit', { rules }),
+    paths: () => ask('paths'),
     close: async () => {
       await ask('close');
       await worker.terminate();

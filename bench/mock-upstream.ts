@@ -22,6 +22,8 @@ import { upstreamModel } from './models.ts';
 // Unlike test/upstreams/, it checks no keys and records only the last body per route
 // (the harness checks once that the gateway sent a translated request); responses are
 // prebuilt bytes, and a stream is written event by event without pauses.
+// For the resilience case it also counts calls per path, and answers a scripted share
+// of the calls to matching paths with Azure's 429 (retry-after and retry-after-ms).
 
 type Route = 'openai' | 'anthropic' | 'gemini';
 
@@ -38,6 +40,35 @@ const sse = {
 
 const lastBody: Partial<Record<Route, { path: string; body: string; headers: Record<string, unknown> }>> = {};
 const counts: Record<Route, number> = { openai: 0, anthropic: 0, gemini: 0 };
+
+/** Calls to paths containing `match` answer 429 at this rate (0–1), spread evenly: rate 0.5 is every other call, the first included. */
+export interface RateLimitRule {
+  match: string;
+  rate: number;
+  retryAfterMs: number;
+}
+let rateLimits: RateLimitRule[] = [];
+const byPath = new Map<string, { calls: number; ok: number; rateLimited: number }>();
+
+/** Whether call number n (from 0) to a path under this rule is one of its 429s. */
+const limitedCall = (n: number, rate: number) => Math.ceil((n + 1) * rate) > Math.ceil(n * rate);
+
+// Azure OpenAI's 429 (its body and both headers: retry-after in whole seconds, retry-after-ms exact).
+function sendRateLimited(res: ServerResponse, retryAfterMs: number) {
+  const body = JSON.stringify({
+    error: {
+      code: '429',
+      message: `Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after ${Math.ceil(retryAfterMs / 1000)} second. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
+    },
+  });
+  res.writeHead(429, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'retry-after': String(Math.ceil(retryAfterMs / 1000)),
+    'retry-after-ms': String(retryAfterMs),
+  });
+  res.end(body);
+}
 
 function routeOf(path: string): { route: Route; stream?: boolean } | undefined {
   if (path.endsWith('/chat/completions')) return { route: 'openai' };
@@ -59,6 +90,16 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     return;
   }
   const { route } = found;
+  let tally = byPath.get(path);
+  if (!tally) byPath.set(path, (tally = { calls: 0, ok: 0, rateLimited: 0 }));
+  const rule = rateLimits.find((r) => path.includes(r.match));
+  const n = tally.calls++;
+  if (rule && limitedCall(n, rule.rate)) {
+    tally.rateLimited++;
+    sendRateLimited(res, rule.retryAfterMs);
+    return;
+  }
+  tally.ok++;
   counts[route]++;
   lastBody[route] = { path: req.url ?? '', body, headers: req.headers };
   // Every client in the benchmark serialises with JSON.stringify (no spaces), so a
@@ -86,10 +127,21 @@ server.listen(0, '127.0.0.1', () => {
   parentPort!.postMessage({ id: 0, value: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 });
 
-parentPort!.on('message', (message: { id: number; type: 'last' | 'counts' | 'close'; route?: Route }) => {
+type Message =
+  | { id: number; type: 'last'; route: Route }
+  | { id: number; type: 'counts' | 'paths' | 'close' }
+  | { id: number; type: 'rateLimit'; rules: RateLimitRule[] };
+
+parentPort!.on('message', (message: Message) => {
   const reply = (value: unknown) => parentPort!.postMessage({ id: message.id, value });
-  if (message.type === 'last') reply(lastBody[message.route!] ?? null);
+  if (message.type === 'last') reply(lastBody[message.route] ?? null);
   if (message.type === 'counts') reply({ ...counts });
+  if (message.type === 'paths') reply(Object.fromEntries(byPath));
+  if (message.type === 'rateLimit') {
+    rateLimits = message.rules;
+    byPath.clear();
+    reply(null);
+  }
   if (message.type === 'close') {
     server.closeAllConnections();
     server.close(() => reply(null));

@@ -1,3 +1,4 @@
+import type { ResilienceResult, ResilienceRun } from './resilience.ts';
 import type { TranslationResult } from './translation.ts';
 
 // The printed report: measurements beside the floor, overheads above it, and the
@@ -32,6 +33,7 @@ export interface BenchResult {
   requestBytes: number;
   translation: TranslationResult[];
   cases: CaseResult[];
+  resilience?: ResilienceResult;
   skipped: { case: string; reason: string }[];
   memory: { runtime: string; worker: string; workerdRssMiB: number; nodeRssMiB: number; workerdProcesses: number }[];
   seconds: number;
@@ -74,8 +76,8 @@ export function printReport(r: BenchResult) {
   out.push('All times in ms. "floor" = bare Hono Worker forwarding to the mock in the same runtime; "direct" = the mock called without a Worker.');
   out.push('"bench CPU" = CPU of the benchmark process itself (load generator + mock thread; 100 % = one core). "reads" = pieces a stream arrived in.');
 
-  out.push('\nTranslation alone, per call (no I/O): Node 22 in-process CPU, and inside workerd (the gateway\'s runtime)');
-  out.push(
+  if (r.translation.length) out.push('\nTranslation alone, per call (no I/O): Node 22 in-process CPU, and inside workerd (the gateway\'s runtime)');
+  if (r.translation.length) out.push(
     table(
       ['case', 'Node µs CPU', 'workerd µs', 'goal', ''],
       r.translation.map((t) => {
@@ -180,8 +182,10 @@ export function printReport(r: BenchResult) {
     out.push(`  direct (mock) at ${r.plan.concurrency} concurrent: ${c.concurrent['direct (mock)'].rps.toFixed(0)} req/s, the load generator's ceiling on this machine.`);
   }
 
-  out.push('\nMemory after load (RSS, MiB)');
-  out.push(
+  if (r.resilience) out.push(...resilienceReport(r.resilience));
+
+  if (r.memory.length) out.push('\nMemory after load (RSS, MiB)');
+  if (r.memory.length) out.push(
     table(
       ['runtime', 'worker', 'workerd', 'wrangler (node)'],
       r.memory.map((m) => [m.runtime, m.worker, `${m.workerdRssMiB.toFixed(0)} (${m.workerdProcesses} proc)`, m.runtime === 'wrangler' ? m.nodeRssMiB.toFixed(0) : '–']),
@@ -194,4 +198,63 @@ export function printReport(r: BenchResult) {
   }
   out.push(`\n(${r.seconds.toFixed(0)} s; numbers from a shared or busy machine are noisy: compare ratios within this run only.)`);
   console.log(out.join('\n'));
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2 : NaN;
+};
+
+function resilienceReport(res: ResilienceResult): string[] {
+  const { config } = res;
+  const out: string[] = [];
+  out.push(`\n=== Resilience: ${config.requests} concurrent requests at one alias of two deployments (${res.runtime}) ===`);
+  out.push(`  the benchmark request (as above), non-streamed, then streamed (${config.streamEvents}-event answers).`);
+  out.push(
+    `  "failing": deployment "limited" answers Azure's 429 to ${pct(config.rate)} of its calls (retry-after-ms ${config.retryAfterMs}), "healthy" never fails; ` +
+      `"clean": deployments "a" and "b" never fail. [vars.ROUTING] ${JSON.stringify(config.routing)}, the rest at the defaults; fresh deployments each round.`,
+  );
+  const sum = (run: ResilienceRun, field: 'calls' | 'ok' | 'rateLimited') => Object.values(run.upstream).reduce((n, u) => n + u[field], 0);
+  const histogram = (t: Record<string, number>) =>
+    Object.entries(t)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ') || '–';
+  out.push(
+    table(
+      ['run', 'completed', 'time s', 'p50 ms', 'p99 ms', 'attempts: n×requests', 'Σ attempts', 'upstream calls (ok + 429)', 'answered by'],
+      res.runs.map((run) => [
+        `${run.kind}${run.stream ? ' stream' : ''} ${run.round}`,
+        `${run.completed}/${run.requests}${Object.keys(run.failures).length ? ` (${Object.entries(run.failures).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`,
+        run.seconds.toFixed(2),
+        ms(run.p50),
+        ms(run.p99),
+        histogram(run.attempts),
+        String(run.attemptsTotal),
+        `${sum(run, 'calls')} (${sum(run, 'ok')} + ${sum(run, 'rateLimited')})`,
+        Object.entries(run.upstream)
+          .map(([name, u]) => `${name} ${run.answeredBy[name] ?? 0}/${u.calls}`)
+          .join(', '),
+      ]),
+    ),
+  );
+  out.push('  ("answered by": requests a deployment answered / calls it received at the mock.)');
+  // Nothing lost: every request completed, and the mock answered exactly as many. Nothing
+  // doubled: no more answers at the mock than requests, and every call the mock saw is an attempt some request counted.
+  const faults = res.runs.filter((run) => run.completed !== run.requests || sum(run, 'ok') !== run.requests || sum(run, 'calls') !== run.attemptsTotal);
+  out.push(
+    faults.length
+      ? `  ACCOUNTING MISMATCH in ${faults.map((f) => `${f.kind}${f.stream ? ' stream' : ''} ${f.round}`).join(', ')}: completed, ok answers at the mock and Σ attempts = upstream calls should all agree`
+      : `  every run: ${config.requests}/${config.requests} completed, ${config.requests} answers at the mock (none lost, none sent twice), Σ x-switchboard-attempts = upstream calls`,
+  );
+  for (const stream of [false, true]) {
+    const of = (kind: ResilienceRun['kind'], f: (r: ResilienceRun) => number) => median(res.runs.filter((run) => run.kind === kind && run.stream === stream).map(f));
+    const [clean, failing] = [of('clean', (r) => r.seconds), of('failing', (r) => r.seconds)];
+    if (!Number.isFinite(clean)) continue;
+    out.push(
+      `  ${stream ? 'streamed' : 'non-streamed'}, burst time, median of ${stream ? config.streamRounds : config.rounds} rounds: clean ${clean.toFixed(2)} s, failing ${failing.toFixed(2)} s ` +
+        `(${plus(failing - clean)} s, ×${(failing / clean).toFixed(2)}); p99 clean ${ms(of('clean', (r) => r.p99))} ms, failing ${ms(of('failing', (r) => r.p99))} ms`,
+    );
+  }
+  return out;
 }

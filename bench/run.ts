@@ -15,21 +15,24 @@ import {
   type RunningWorker,
   type WorkerSpec,
 } from './runtimes.ts';
+import { resilienceBench, type ResilienceResult } from './resilience.ts';
 import { translationBench } from './translation.ts';
 import { STREAM_EVENTS } from './upstream-responses.ts';
 import { BENCH_MODELS } from './models.ts';
 
-// `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini]`
+// `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini,resilience]`
 //
 // Measures, in one run and against a zero-latency mock upstream, the gateway beside
 // the floor (a bare forwarding Worker in the same runtime) and beside calling the mock
 // directly, under `wrangler dev` and under Miniflare driven directly. Everything is
-// reported as overheads and ratios; nothing here fails on a number.
+// reported as overheads and ratios; nothing here fails on a number. The resilience
+// case (resilience.ts) runs a burst against a rate-limited alias beside a clean one,
+// under Miniflare.
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string?]));
 const quick = args.has('quick');
 const runtimesWanted = (args.get('runtimes') ?? 'wrangler,miniflare').split(',');
-const casesWanted = (args.get('cases') ?? 'openai,anthropic,gemini').split(',');
+const casesWanted = (args.get('cases') ?? 'openai,anthropic,gemini,resilience').split(',');
 
 const PLAN = quick
   ? { seqWarm: 10, seqCount: 100, rounds: 2, concWarmMs: 200, concMs: 500, concRounds: 2, streamWarm: 3, streamCount: 20 }
@@ -68,13 +71,16 @@ async function main() {
       ]),
     );
     log(`request body: ${(bodies.openai.length / 1024).toFixed(0)} KiB (3 × ${images.map((i) => i.length).join('/')} byte PNGs as base64)`);
+    const providerCases = CASES.filter((c) => casesWanted.includes(c.name));
 
-    log('translation microbenchmark (Node in-process, then inside workerd) …');
-    const translation = await translationBench(join(work, 'translation'), bodies, quick ? 500 : 1500).catch((error) => ({
-      results: [],
-      skipped: [],
-      failed: firstLines(error instanceof Error ? error.message : String(error)),
-    }));
+    if (providerCases.length) log('translation microbenchmark (Node in-process, then inside workerd) …');
+    const translation = await (providerCases.length ? translationBench(join(work, 'translation'), bodies, quick ? 500 : 1500) : Promise.resolve({ results: [], skipped: [] })).catch(
+      (error) => ({
+        results: [],
+        skipped: [],
+        failed: firstLines(error instanceof Error ? error.message : String(error)),
+      }),
+    );
 
     mock = await startMockUpstream();
     const secrets = {
@@ -91,7 +97,7 @@ async function main() {
       { name: 'gateway', main: join(root, 'src/index.ts'), toml: gatewayToml(), devVars: secrets },
     ];
     const skipped: { case: string; reason: string }[] = [];
-    for (const runtime of runtimesWanted) {
+    for (const runtime of providerCases.length ? runtimesWanted : []) {
       const pair: RunningWorker[] = [];
       for (const spec of specs) {
         log(`starting ${spec.name} under ${runtime} …`);
@@ -110,10 +116,10 @@ async function main() {
       }
       running.push(...pair);
     }
-    if (!running.some((w) => w.worker === 'gateway')) throw new Error(`no runtime could run the gateway:\n${skipped.map((s) => s.reason).join('\n')}`);
+    if (providerCases.length && !running.some((w) => w.worker === 'gateway')) throw new Error(`no runtime could run the gateway:\n${skipped.map((s) => s.reason).join('\n')}`);
 
     const cases: CaseResult[] = [];
-    for (const c of CASES.filter((c) => casesWanted.includes(c.name))) {
+    for (const c of providerCases) {
       const prepared = await prepareCase(c, bodies, running, mock);
       if ('skip' in prepared) {
         log(`skipping ${c.label}: ${prepared.skip}`);
@@ -122,6 +128,15 @@ async function main() {
       }
       log(`measuring ${c.label} …`);
       cases.push({ name: c.name, label: c.label, checks: prepared.checks, ...(await measureCase(prepared.targets, prepared.streamTargets)) });
+    }
+
+    let resilience: ResilienceResult | undefined;
+    if (casesWanted.includes('resilience')) {
+      log('measuring resilience: bursts at a rate-limited alias and at a clean one (Miniflare) …');
+      resilience = await resilienceBench(join(work, 'miniflare-resilience'), mock, GATEWAY_KEY, images, quick).catch((error) => {
+        skipped.push({ case: 'resilience', reason: firstLines(error instanceof Error ? error.message : String(error)) });
+        return undefined;
+      });
     }
 
     const memory = running.map((w) => {
@@ -136,6 +151,7 @@ async function main() {
       requestBytes: bodies.openai.length,
       translation: translation.results,
       cases,
+      ...(resilience ? { resilience } : {}),
       skipped: [
         ...skipped,
         ...translation.skipped,

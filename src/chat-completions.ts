@@ -3,7 +3,7 @@ import type { AppEnv, Env } from './env';
 import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
 import { callTarget } from './routing/call-target';
-import { catalogFor } from './routing/catalog';
+import { catalogFor, type Route } from './routing/catalog';
 import { IsolateCooldownStore, type CooldownStore } from './routing/cooldown';
 import { SharedCooldownStore } from './routing/deployment-health';
 import { DEFAULT_RETRY_POLICY, parseRoutingVar, readPolicyHeaders, type RetryPolicy } from './routing/retry-policy';
@@ -26,7 +26,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
   const request = parseChatRequest(text, { maxImageBytes });
 
-  const route = catalogFor(env.MODELS).route(request.model);
+  const route = routeFor(env, request.model);
   if (!route) throw modelNotFound(request.model);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...routingDefaults(env.ROUTING), ...route.policy, ...readPolicyHeaders(c.req.raw.headers) };
   // Strict mode: adaptations to the target model become 400s instead (capabilities/).
@@ -52,12 +52,26 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
 }
 
 /**
+ * The deployments behind a model name: a configured name or `provider/model`, else
+ * (with on-prem models bound) the name a local-agent registered — its Durable Object
+ * answers 404 for a name never registered and 503 while no agent is online.
+ */
+function routeFor(env: Env, model: string): Route | undefined {
+  const catalog = catalogFor(env.MODELS);
+  const route = catalog.route(model);
+  if (route || !env.ONPREM_MODELS) return route;
+  const onprem = catalog.route(`onprem/${model}`);
+  return onprem && { ...onprem, name: model };
+}
+
+/**
  * Deployment health as this isolate knows it; with a DEPLOYMENT_HEALTH Durable Object
  * binding it is shared with every other isolate (routing/deployment-health.ts).
  */
 const isolateCooldowns = new IsolateCooldownStore();
 
-function cooldownStore(c: Context<AppEnv>): CooldownStore {
+/** Also read by GET /v1/models, which shows this health per deployment. */
+export function cooldownStore(c: Context<AppEnv>): CooldownStore {
   const namespace = c.env.DEPLOYMENT_HEALTH;
   if (!namespace) return isolateCooldowns;
   return new SharedCooldownStore(isolateCooldowns, namespace, (promise) => c.executionCtx.waitUntil(promise));

@@ -10,6 +10,12 @@ export interface Env {
   ROUTING?: Record<string, unknown> | string;
   /** Durable Object sharing deployment health (cooldowns) across isolates; without it each isolate keeps its own. */
   DEPLOYMENT_HEALTH?: DurableObjectNamespace;
+  /** One Durable Object per on-prem model name (tunnel/model-object.ts). */
+  ONPREM_MODELS?: DurableObjectNamespace;
+  /** Comma-separated tokens local-agents may dial in with (secret). */
+  AGENT_TOKENS?: string;
+  /** How long an on-prem model waits for an agent to come back before its requests fail (ms). */
+  AGENT_IDLE_TIMEOUT_MS?: string;
   /** Largest request body accepted, in bytes (default 64 MiB). */
   MAX_BODY_BYTES?: string;
   /** Largest single image accepted, in decoded bytes (default 20 MiB). */

@@ -4,6 +4,7 @@ import { chatCompletions } from './chat-completions';
 import type { AppEnv } from './env';
 import { GatewayError, errorResponse } from './openai/errors';
 import { listModels } from './models';
+import { handleAgentConnect } from './tunnel/agent-connect';
 
 const app = new Hono<AppEnv>();
 
@@ -12,10 +13,19 @@ app.use('*', async (c, next) => {
   c.set('requestId', requestId);
   await next();
   // Every answer names its request, errors from auth and routing included, so a report can be matched to a log line.
-  if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', requestId);
+  // (Not on a WebSocket upgrade; a response passed on from a Durable Object has immutable headers, so it is copied.)
+  if (c.res.status === 101 || c.res.headers.has('x-request-id')) return;
+  try {
+    c.res.headers.set('x-request-id', requestId);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set('x-request-id', requestId);
+  }
 });
 
 app.get('/health', (c) => c.json({ ok: true }));
+// Agents carry an agent token, not a gateway key: their route comes before the key check.
+app.get('/v1/agent/connect', (c) => handleAgentConnect(c.req.raw, c.env));
 app.use('/v1/*', requireGatewayKey);
 app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);
@@ -45,3 +55,4 @@ app.onError((error, c) => {
 
 export default app;
 export { DeploymentHealth } from './routing/deployment-health';
+export { OnPremModel } from './tunnel/model-object';

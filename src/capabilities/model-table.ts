@@ -111,10 +111,13 @@ const CLAUDE: ModelRow['caps'] = {
 };
 // Claude Sonnet/Haiku 4.5 and later, Opus 4.1 and later: "`temperature` and `top_p`
 // cannot both be specified for this model. Please use only one."
-const CLAUDE_XOR = { ...CLAUDE, temperature_xor_top_p: true };
+const CLAUDE_XOR = { ...CLAUDE, temperature_xor_top_p: true, reasoning_effort: true };
 // Claude Opus 4.7 and later (and the 5.x line): "`temperature` is deprecated for this
 // model." for any value but 1; `top_p` and `top_k` refused at every value.
-const CLAUDE_NO_SAMPLING = { ...CLAUDE, temperature: 'default_only', top_p: false } as const;
+const CLAUDE_NO_SAMPLING = { ...CLAUDE, temperature: 'default_only', top_p: false, reasoning_effort: true } as const;
+// The thinking models (3.7 Sonnet and every 4.x and later): `reasoning_effort` becomes
+// Claude's thinking (providers/anthropic/thinking-config.ts); earlier ones drop it.
+const CLAUDE_THINKING = { ...CLAUDE, reasoning_effort: true };
 
 // Gemini: images PNG, JPEG, WebP, HEIC, HEIF ("Unsupported MIME type: image/gif");
 // Gemini 2.5 and later: "Penalty is not enabled for models/gemini-2.5-flash". Image
@@ -156,9 +159,9 @@ export const MODEL_TABLE: Record<ProviderName, ModelRow[]> = {
     { family: 'claude-opus-4-6', match: /^claude-opus-4-6/, example: 'claude-opus-4-6', caps: { ...CLAUDE_XOR, max_output_tokens: 128000 } },
     { family: 'claude-sonnet-4-5, -4-6, claude-haiku-4-5, claude-opus-4-5', match: /^claude-(sonnet-4-[56]|haiku-4-5|opus-4-5)/, example: 'claude-sonnet-4-6', caps: { ...CLAUDE_XOR, max_output_tokens: 64000 } },
     { family: 'claude-opus-4-1', match: /^claude-opus-4-1/, example: 'claude-opus-4-1', caps: { ...CLAUDE_XOR, max_output_tokens: 32000 } },
-    { family: 'claude-opus-4', match: /^claude-opus-4(-0|-\d{8}|$)/, example: 'claude-opus-4-20250514', caps: { ...CLAUDE, max_output_tokens: 32000 } },
-    { family: 'claude-sonnet-4', match: /^claude-sonnet-4(-0|-\d{8}|$)/, example: 'claude-sonnet-4-20250514', caps: { ...CLAUDE, max_output_tokens: 64000 } },
-    { family: 'claude-3-7-sonnet', match: /^claude-3-7-/, example: 'claude-3-7-sonnet-20250219', caps: { ...CLAUDE, max_output_tokens: 64000, default_max_tokens: 8192 } },
+    { family: 'claude-opus-4', match: /^claude-opus-4(-0|-\d{8}|$)/, example: 'claude-opus-4-20250514', caps: { ...CLAUDE_THINKING, max_output_tokens: 32000 } },
+    { family: 'claude-sonnet-4', match: /^claude-sonnet-4(-0|-\d{8}|$)/, example: 'claude-sonnet-4-20250514', caps: { ...CLAUDE_THINKING, max_output_tokens: 64000 } },
+    { family: 'claude-3-7-sonnet', match: /^claude-3-7-/, example: 'claude-3-7-sonnet-20250219', caps: { ...CLAUDE_THINKING, max_output_tokens: 64000, default_max_tokens: 8192 } },
     { family: 'claude-3-5-*', match: /^claude-3-5-/, example: 'claude-3-5-haiku-20241022', caps: { ...CLAUDE, max_output_tokens: 8192, default_max_tokens: 8192 } },
     { family: 'claude-3-*', match: /^claude-3-/, example: 'claude-3-haiku-20240307', caps: { ...CLAUDE, max_output_tokens: 4096, default_max_tokens: 4096 } },
     { family: 'claude-2*, claude-instant*', match: /^claude-(2|instant)/, example: 'claude-2.1', caps: { ...CLAUDE, max_output_tokens: 4096, default_max_tokens: 4096 } },
@@ -179,6 +182,7 @@ export const MODEL_TABLE: Record<ProviderName, ModelRow[]> = {
     // A Gemini name this table cannot read is most likely a newer model: no penalties (dropping them is the safe side).
     { family: 'gemini-*', match: /^gemini-/, example: 'gemini-next', caps: { ...GEMINI, penalties: false } },
   ],
+  onprem: [],
 };
 
 export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ModelCapabilities, 'family'>> = {
@@ -186,4 +190,6 @@ export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ModelCapabilities, 'fa
   azure: PERMISSIVE,
   anthropic: { ...PERMISSIVE, ...CLAUDE },
   gemini: { ...PERMISSIVE, ...GEMINI },
+  // On-prem engines (vLLM, LMDeploy, custom) take the request unchanged: the engine decides.
+  onprem: PERMISSIVE,
 };

@@ -3,6 +3,7 @@ import { anthropicProvider } from './anthropic';
 import { azureProvider } from './azure';
 import { geminiProvider } from './gemini';
 import { openaiProvider } from './openai';
+import { onpremProvider } from './onprem';
 import type { Provider } from './provider';
 
 /** Every upstream, by the prefix clients use in `provider/model` names. */
@@ -11,4 +12,5 @@ export const providers: Record<ProviderName, Provider> = {
   azure: azureProvider,
   anthropic: anthropicProvider,
   gemini: geminiProvider,
+  onprem: onpremProvider,
 };

@@ -54,6 +54,20 @@ describe('upstreamHttpError', () => {
     expect(upstreamHttpError('OpenAI', 429, 'slow down', seconds).headers['retry-after']).toBe(header);
   });
 
+  const exact: [seconds: number | null, header: string | undefined][] = [
+    [7, '7000'],
+    [0.25, '250'],
+    [34.4, '34400'],
+    [0.0004, '0'],
+    [0, '0'],
+    [-3, '0'],
+    [null, undefined],
+    [Number.NaN, undefined],
+  ];
+  it.each(exact)('429 with retry after %s s → retry-after-ms %s (the exact wait, for the router and clients that read it)', (seconds, header) => {
+    expect(upstreamHttpError('OpenAI', 429, 'slow down', seconds).headers['retry-after-ms']).toBe(header);
+  });
+
   it('sets retry-after only on 429', () => {
     expect(upstreamHttpError('OpenAI', 503, 'busy', 30).headers).toEqual({});
   });

@@ -25,6 +25,9 @@ export function upstreamHttpError(
     const headers: Record<string, string> = {};
     if (retryAfterSeconds != null && Number.isFinite(retryAfterSeconds)) {
       headers['retry-after'] = String(Math.max(0, Math.ceil(retryAfterSeconds)));
+      // retry-after counts whole seconds; the exact wait is kept for the router (and for
+      // clients whose SDK reads retry-after-ms, as OpenAI's does).
+      headers['retry-after-ms'] = String(Math.max(0, Math.round(retryAfterSeconds * 1000)));
     }
     return new GatewayError(429, `${provider} rate limit reached${said}`, 'rate_limit_error', null, 'rate_limit_exceeded', headers);
   }

@@ -1,7 +1,7 @@
 import { configError, isPolicyKey, readPolicyOverrides, type RetryPolicy } from './retry-policy';
 
 /** The upstreams the gateway can translate to. Adding one means adding it here and in providers/index.ts. */
-export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic', 'gemini'] as const;
+export const PROVIDER_NAMES = ['openai', 'azure', 'anthropic', 'gemini', 'onprem'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** Per-deployment settings, from a `[vars.MODELS]` entry. Providers read the ones they know. */

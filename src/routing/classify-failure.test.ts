@@ -7,7 +7,13 @@ import { classifyFailure } from './classify-failure';
 describe('classifyFailure', () => {
   const cases: [name: string, error: GatewayError, expected: ReturnType<typeof classifyFailure>][] = [
     ['429 with retry-after', upstreamHttpError('OpenAI', 429, 'slow down', 7), { verdict: 'retry', retryAfterMs: 7000 }],
-    ['429 with retry-after-ms (rounded up to seconds by the mapping)', upstreamHttpError('OpenAI', 429, 'slow down', 0.25), { verdict: 'retry', retryAfterMs: 1000 }],
+    ['429 with retry-after-ms: the exact wait, not the whole seconds the client header shows', upstreamHttpError('OpenAI', 429, 'slow down', 0.25), { verdict: 'retry', retryAfterMs: 250 }],
+    ['429 with Gemini RetryInfo 34.4 s', upstreamHttpError('Gemini', 429, 'quota', 34.4), { verdict: 'retry', retryAfterMs: 34400 }],
+    ['429 with retry-after 0', upstreamHttpError('OpenAI', 429, 'slow down', 0), { verdict: 'retry', retryAfterMs: 0 }],
+    ['only retry-after (an error built without the exact wait)', new GatewayError(429, 'x', 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': '3' }), { verdict: 'retry', retryAfterMs: 3000 }],
+    ['retry-after-ms wins over retry-after', new GatewayError(429, 'x', 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': '1', 'retry-after-ms': '120' }), { verdict: 'retry', retryAfterMs: 120 }],
+    ['unreadable retry-after-ms: retry-after', new GatewayError(429, 'x', 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': '2', 'retry-after-ms': 'soon' }), { verdict: 'retry', retryAfterMs: 2000 }],
+    ['empty or negative values are no wait asked', new GatewayError(429, 'x', 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': '', 'retry-after-ms': '-5' }), { verdict: 'retry' }],
     ['429 without retry-after', upstreamHttpError('OpenAI', 429, 'slow down'), { verdict: 'retry' }],
     ['Anthropic 529 overloaded (→ 503)', upstreamHttpError('Anthropic', 529, 'Overloaded'), { verdict: 'retry' }],
     ['503', upstreamHttpError('Gemini', 503, 'The model is overloaded'), { verdict: 'retry' }],

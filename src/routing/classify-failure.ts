@@ -12,15 +12,14 @@ export type FailureVerdict = 'retry' | 'next_deployment' | 'final';
 
 export interface ClassifiedFailure {
   verdict: FailureVerdict;
-  /** From the upstream's retry-after / retry-after-ms / Gemini RetryInfo, as mapped into the error's retry-after header. */
+  /** From the upstream's retry-after / retry-after-ms / Gemini RetryInfo, as mapped into the error's retry-after-ms (exact) or retry-after (whole seconds) header. */
   retryAfterMs?: number;
 }
 
 const NEXT_DEPLOYMENT_CODES = new Set(['upstream_auth_failed', 'provider_not_configured']);
 
 export function classifyFailure(error: GatewayError): ClassifiedFailure {
-  const retryAfter = Number(error.headers['retry-after']);
-  const retryAfterMs = error.headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
+  const retryAfterMs = retryAfterMsOf(error.headers);
   const withRetryAfter = (verdict: FailureVerdict): ClassifiedFailure => (retryAfterMs === undefined ? { verdict } : { verdict, retryAfterMs });
   if (error.code && NEXT_DEPLOYMENT_CODES.has(error.code)) return { verdict: 'next_deployment' };
   // The gateway's own configuration is wrong: the operator must see it, not a retry loop.
@@ -29,3 +28,13 @@ export function classifyFailure(error: GatewayError): ClassifiedFailure {
   if (error.status >= 500) return withRetryAfter('retry');
   return { verdict: 'final' };
 }
+
+/** The exact wait when the mapping kept it (retry-after-ms), else whole seconds (retry-after). */
+function retryAfterMsOf(headers: Record<string, string>): number | undefined {
+  const ms = nonNegative(headers['retry-after-ms']);
+  if (ms !== undefined) return ms;
+  const seconds = nonNegative(headers['retry-after']);
+  return seconds === undefined ? undefined : seconds * 1000;
+}
+
+const nonNegative = (value: string | undefined) => (value !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined);

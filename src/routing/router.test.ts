@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../openai/errors';
 import { upstreamHttpError, upstreamNetworkError } from '../providers/upstream-error';
 import type { TargetResult } from './call-target';
 import type { Deployment, Route, Target } from './catalog';
 import { IsolateCooldownStore } from './cooldown';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
-import { routeRequest, type RouterDeps } from './router';
+import { abortableSleep, routeRequest, type RouterDeps } from './router';
 
 // The IO loop with everything injected: a scripted call per attempt, a fake clock
 // whose sleeps are recorded (no real waiting), a fixed random (0.25: the first of two equal weights).
@@ -67,6 +67,13 @@ describe('routeRequest', () => {
     expect(h.calls).toEqual(['a', 'a']);
     expect(h.sleeps).toEqual([2000]);
     expect(r.attempts.map((a) => a.outcome)).toEqual(['429 rate_limit_exceeded', 'ok']);
+  });
+
+  it('429 with retry-after-ms 1200: waits exactly 1200 ms, not the 2 s its retry-after header rounds to', async () => {
+    const h = harness({ a: [rateLimited(1.2)] });
+    await routeRequest(route(dep('a')), policy(), false, new AbortController().signal, h.deps);
+    expect(rateLimited(1.2).headers['retry-after']).toBe('2');
+    expect(h.sleeps).toEqual([1200]);
   });
 
   it('a 529 storm: backs off exponentially (full jitter at 0.25) until it passes', async () => {
@@ -197,5 +204,37 @@ describe('routeRequest', () => {
     const error = await routeRequest(route(dep('a')), policy({ attemptsPerDeployment: 5 }), false, client.signal, h.deps).catch((e) => e);
     expect(error.code).toBe('client_closed_request');
     expect(h.calls).toEqual(['a']);
+  });
+});
+
+// The sleep the Worker uses for backoffs: a client that leaves must not keep a retry pending.
+describe('abortableSleep', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('resolves after its time, and not before', async () => {
+    vi.useFakeTimers();
+    let done = false;
+    const sleeping = abortableSleep(1000, new AbortController().signal).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await sleeping;
+    expect(done).toBe(true);
+  });
+
+  it('rejects as soon as the signal aborts, and leaves no timer behind', async () => {
+    vi.useFakeTimers();
+    const client = new AbortController();
+    const sleeping = abortableSleep(30_000, client.signal);
+    await vi.advanceTimersByTimeAsync(10);
+    client.abort(new Error('client gone'));
+    await expect(sleeping).rejects.toThrow('client gone');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects at once when the signal has already aborted', async () => {
+    const client = new AbortController();
+    client.abort(new Error('gone before'));
+    await expect(abortableSleep(30_000, client.signal)).rejects.toThrow('gone before');
   });
 });

@@ -1,4 +1,5 @@
 import { FrameType, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, parseHello, type Frame, type Hello } from './protocol';
+import type { Env } from '../env';
 
 // One Durable Object per on-prem model name. Agents serving that model hold a WebSocket
 // to it; the gateway's onprem provider sends each request here (POST /forward), and it
@@ -6,12 +7,8 @@ import { FrameType, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJs
 // frames. Response bytes are enqueued the moment they arrive. The instance named
 // REGISTRY keeps the list of model names ever registered and which are online.
 
-export interface TunnelEnv {
-  ONPREM_MODELS: DurableObjectNamespace;
-  AGENT_TOKENS?: string;
-  /** Milliseconds without any frame after which an agent socket is closed (default 45 000). */
-  AGENT_IDLE_TIMEOUT_MS?: string;
-}
+/** The bindings the tunnel reads (src/env.ts): the Durable Object namespace, agent tokens, idle timeout. */
+export type TunnelEnv = Pick<Env, 'ONPREM_MODELS' | 'AGENT_TOKENS' | 'AGENT_IDLE_TIMEOUT_MS'>;
 
 export const REGISTRY = '__registry__';
 export const MODEL_HEADER = 'x-switchboard-onprem-model';
@@ -250,7 +247,7 @@ export class OnPremModel implements DurableObject {
   private async report(): Promise<void> {
     if (!this.model) return;
     const online = this.online();
-    const registry = this.env.ONPREM_MODELS.get(this.env.ONPREM_MODELS.idFromName(REGISTRY));
+    const registry = this.registryStub();
     const capacity = online.reduce((n, a) => n + (a.hello?.capacity ?? 0), 0);
     await registry.fetch('https://onprem/registry/set', {
       method: 'POST',
@@ -320,8 +317,14 @@ export class OnPremModel implements DurableObject {
     return [...entries.values()];
   }
 
+  /** The registry instance; the binding exists wherever this class runs (it is that binding's class). */
+  private registryStub(): DurableObjectStub {
+    const namespace = this.env.ONPREM_MODELS!;
+    return namespace.get(namespace.idFromName(REGISTRY));
+  }
+
   private async registryKnown(): Promise<boolean> {
-    const registry = this.env.ONPREM_MODELS.get(this.env.ONPREM_MODELS.idFromName(REGISTRY));
+    const registry = this.registryStub();
     const res = await registry.fetch(`https://onprem/registry/known?model=${encodeURIComponent(this.model ?? '')}`);
     return ((await res.json()) as { known: boolean }).known;
   }

@@ -1,23 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame } from '../../local-agent/src/protocol.js';
 import { stringify } from 'yaml';
-import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
 import { isAlive } from '../../local-agent/src/process-group.js';
-import { wranglerSettings } from '../helpers/gateway';
+import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
 import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, mockStats, root, tempDir, waitFor } from './helpers';
 
-// workerd (Miniflare) running the OnPremModel Durable Object + onprem provider, a real
-// agent process on Node 20 dialling it, 4 mock vLLM replicas, the openai SDK as client.
+// The real gateway in workerd (Miniflare, with the OnPremModel Durable Object from
+// wrangler.toml), a real agent process on Node 20 dialling it, 4 mock vLLM replicas,
+// the openai SDK as client.
 
 const TOKEN = 'agent-token-for-tests';
-let mf: Miniflare;
+let gateway: Gateway;
 let url: string;
 let client: OpenAI;
 let base: number;
@@ -51,21 +49,9 @@ const listed = async () => (await client.models.list()).data.map((m) => m.id);
 const enginePids = async () => (await Promise.all([0, 1, 2, 3].map((i) => mockStats(base + i)))).map((s) => s.pid as number);
 
 beforeAll(async () => {
-  const outfile = join(root, 'node_modules/.cache/switchboard-test/tunnel-worker.mjs');
-  await build({ ...workerBuildOptions, entryPoints: [join(root, 'test/agent/tunnel-worker.ts')], outfile, logLevel: 'error' });
-  const settings = wranglerSettings();
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: outfile,
-    ...settings,
-    // A client disconnect reaches the Durable Object only through request signals.
-    compatibilityFlags: [...new Set([...settings.compatibilityFlags, 'enable_request_signal'])],
-    durableObjects: { ONPREM_MODELS: 'OnPremModel' },
-    bindings: { AGENT_TOKENS: `other-token, ${TOKEN}`, AGENT_IDLE_TIMEOUT_MS: '1000' },
-    port: 0,
-  });
-  url = (await mf.ready).toString().replace(/\/$/, '');
-  client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  gateway = await startGateway({ AGENT_TOKENS: `other-token, ${TOKEN}`, AGENT_IDLE_TIMEOUT_MS: '1000' });
+  url = gateway.url;
+  client = new OpenAI({ baseURL: gateway.baseURL, apiKey: TEST_GATEWAY_KEY, maxRetries: 0 });
   base = await freePorts(4);
   const dir = tempDir();
   configPath = join(dir, 'agent.yaml');
@@ -82,7 +68,7 @@ afterAll(async () => {
     agent.kill('SIGTERM'); // stops its engines too
     await exited;
   }
-  await mf?.dispose();
+  await gateway?.close();
 });
 
 describe('on-prem models through the tunnel', () => {

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Miniflare } from 'miniflare';
 import { bundlePath, startGateway, TEST_GATEWAY_KEY, wranglerSettings, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, assertErrorResponse, collectValidChunks } from '../helpers/schema';
+import { assertChatCompletion, assertErrorResponse, assertModelList, collectValidChunks } from '../helpers/schema';
 import { ANTHROPIC_TEST_KEY, errorBody, startAnthropicMock, type AnthropicMock } from '../upstreams/anthropic';
 import { MockServer } from '../upstreams/mock-server';
 import { AZURE_TEST_KEY, OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/openai';
@@ -41,6 +41,8 @@ beforeAll(async () => {
         deployments: [{ ...azure('gpt-4o', 'http://127.0.0.1:9'), name: 'down' }, { target: 'openai/gpt-4o', tier: 1 }],
       },
       'stall-first': { deployments: [{ ...azure('gpt-4o', stall.url), name: 'stall', first_byte_timeout_ms: 300 }, { target: 'openai/gpt-4o', tier: 1 }] },
+      exact: { deployments: [{ ...azure('gpt-4o-exact', east.url), name: 'east' }] },
+      shown: { deployments: [{ ...azure('gpt-4o-shown', east.url), name: 'east' }, { target: 'openai/gpt-4o', tier: 1 }] },
       'half-limited': { deployments: [{ ...azure('gpt-4o-half', east.url), name: 'east' }, { target: 'openai/gpt-4o', name: 'openai' }] },
       claude: { target: 'anthropic/claude-sonnet-4-5' },
     }),
@@ -160,6 +162,14 @@ describe('retries and fallbacks', () => {
     expect(openai.server.requests).toHaveLength(2);
   });
 
+  it('a 429 passed on keeps the exact retry-after-ms beside retry-after in whole seconds', async () => {
+    east.script.push({ ...rateLimit('2'), headers: { 'retry-after': '2', 'retry-after-ms': '1500' } });
+    const res = await post(ask('exact'), { 'x-switchboard-retries': '0' });
+    expect(res.status).toBe(429);
+    assertErrorResponse(await res.json());
+    expect({ after: res.headers.get('retry-after'), afterMs: res.headers.get('retry-after-ms') }).toEqual({ after: '2', afterMs: '1500' });
+  });
+
   it('never retries the client’s own mistake', async () => {
     east.script.push({ status: 400, body: { error: { message: "Invalid value for 'logit_bias'.", type: 'invalid_request_error', param: 'logit_bias', code: 'invalid_value' } } });
     const res = await post(ask('balanced'));
@@ -177,6 +187,35 @@ describe('retries and fallbacks', () => {
     const res = await post(ask('balanced'), { 'x-switchboard-retries': 'lots' });
     expect(res.status).toBe(400);
     expect((await res.json()).error.param).toBe('x-switchboard-retries');
+  });
+});
+
+describe('deployment health in GET /v1/models', () => {
+  it('shows a deployment resting after a 429 with retry-after, until when and why; the others ready', async () => {
+    const listed = async () => {
+      const res = await fetch(`${gateway.baseURL}/models`, { headers: { authorization: `Bearer ${TEST_GATEWAY_KEY}` } });
+      const body = await res.json();
+      assertModelList(body);
+      return body.data.find((m: { id: string }) => m.id === 'shown').x_switchboard.deployments;
+    };
+    expect(await listed()).toEqual([
+      { name: 'east', target: 'azure/gpt-4o-shown', tier: 0, weight: 1, status: 'ready' },
+      expect.objectContaining({ name: 'openai/gpt-4o', target: 'openai/gpt-4o', tier: 1, status: 'ready' }),
+    ]);
+    east.script.push(rateLimit('30'));
+    const before = Date.now();
+    const res = await post(ask('shown'));
+    const after = Date.now();
+    expect(res.headers.get('x-switchboard-deployment')).toBe('openai/gpt-4o');
+    const deployments = await listed();
+    expect(deployments).toEqual([
+      { name: 'east', target: 'azure/gpt-4o-shown', tier: 0, weight: 1, status: 'resting', until: expect.any(String), reason: 'retry_after', recent_failures: 1 },
+      expect.objectContaining({ name: 'openai/gpt-4o', status: 'ready' }),
+    ]);
+    // Resting for the 30 s the upstream asked, counted from when its 429 arrived.
+    const until = Date.parse(deployments[0].until);
+    expect(until).toBeGreaterThanOrEqual(before + 30_000);
+    expect(until).toBeLessThanOrEqual(after + 30_000);
   });
 });
 

@@ -18,7 +18,17 @@ import { MockServer, fixtureLines, sendJson, type RecordedRequest } from './mock
 //   top-level fields ("Extra inputs are not permitted"), 32 MB request limit, 5 MB
 //   per base64 image; per model (validateModelRules): max_tokens above the model's
 //   output limit, temperature with top_p (Claude 4.5 and later), any non-default
-//   sampling (Opus 4.7 and later).
+//   sampling (Opus 4.7 and later); thinking (validateThinking): budget_tokens ≥ 1024
+//   and < max_tokens, manual mode refused by 4.7 and later and adaptive by 4.5 and
+//   earlier, temperature / top_p / top_k / forced tool_choice refused beside
+//   thinking, a tool round's final assistant turn without its thinking block, a
+//   thinking block whose signature does not match.
+// - thinking: when asked for (`enabled` or `adaptive`), the echo answer starts with a
+//   thinking block "Thinking about: <last user text>" whose signature is the mock's
+//   own (`mocksig:` + base64 of the text); its text is empty where the model's
+//   default display is `omitted` (Opus 4.7 and later) and `summarized` was not asked
+//   for; usage has output_tokens_details.thinking_tokens; streamed as thinking_delta
+//   events and one signature_delta before content_block_stop.
 // - responses: the `message` object, or for `stream: true` the SSE sequence with
 //   `event:` lines: message_start, content_block_start, ping, content_block_delta…,
 //   content_block_stop, message_delta, message_stop.
@@ -55,7 +65,9 @@ export interface MockMessage {
   stop_reason?: string;
   stop_sequence?: string | null;
   stop_details?: unknown;
-  usage?: Partial<Record<'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number>>;
+  usage?: Partial<Record<'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens', number>> & {
+    output_tokens_details?: { thinking_tokens: number };
+  };
 }
 
 export interface AnthropicMock {
@@ -144,16 +156,34 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Anthrop
   return sendJson(res, 200, message, { 'request-id': requestId() });
 }
 
-/** The default answer: "echo: " and the last user text, cut to max_tokens words. */
+/** The default answer: "echo: " and the last user text, cut to max_tokens words (after any thinking). */
 function echoMessage(body: any): MockMessage {
   const words = `echo: ${lastUserText(body.messages)}`.split(/(?<= )/);
   const cut = words.length > body.max_tokens;
-  return {
+  const message: MockMessage = {
     content: [{ type: 'text', text: words.slice(0, body.max_tokens).join('') }],
     stop_reason: cut ? 'max_tokens' : 'end_turn',
     usage: { input_tokens: 10 + JSON.stringify(body.messages).length % 50, output_tokens: Math.min(words.length, body.max_tokens) },
   };
+  if (!thinkingOn(body)) return message;
+  const thought = `Thinking about: ${lastUserText(body.messages)}`;
+  const thinkingTokens = thought.split(' ').length;
+  message.content.unshift(thinkingBlock(thought, displayOmitted(body)));
+  message.usage = { ...message.usage, output_tokens: message.usage!.output_tokens! + thinkingTokens, output_tokens_details: { thinking_tokens: thinkingTokens } };
+  return message;
 }
+
+/** The mock's signature for a thinking text (Anthropic's is opaque; this one lets the mock check a round trip). */
+export const mockSignature = (thinking: string) => `mocksig:${Buffer.from(thinking, 'utf8').toString('base64')}`;
+
+/** A thinking block as the API returns it; with `omitted` display the text is empty, the signature still covers it. */
+export function thinkingBlock(thinking: string, omitted = false) {
+  return { type: 'thinking', thinking: omitted ? '' : thinking, signature: mockSignature(thinking) };
+}
+
+const thinkingOn = (body: any) => body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive';
+/** Opus 4.7 and later default to `display: "omitted"`. */
+const displayOmitted = (body: any) => (body.thinking?.display ?? (NO_MANUAL_THINKING.test(body.model) ? 'omitted' : 'summarized')) === 'omitted';
 
 let messageCounter = 0;
 
@@ -204,6 +234,11 @@ export function messageEvents(message: ReturnType<typeof completeMessage>): obje
       for (const piece of splitPieces(JSON.stringify(block.input))) {
         events.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } });
       }
+    } else if (block.type === 'thinking') {
+      events.push({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+      if (index === 0) events.push({ type: 'ping' });
+      for (const piece of splitPieces(block.thinking)) events.push({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } });
+      events.push({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: block.signature } });
     } else {
       events.push({ type: 'content_block_start', index, content_block: block });
     }
@@ -217,6 +252,7 @@ export function messageEvents(message: ReturnType<typeof completeMessage>): obje
       cache_creation_input_tokens: usage.cache_creation_input_tokens,
       cache_read_input_tokens: usage.cache_read_input_tokens,
       output_tokens: usage.output_tokens,
+      ...('output_tokens_details' in usage ? { output_tokens_details: usage.output_tokens_details } : {}),
     },
   });
   events.push({ type: 'message_stop' });
@@ -332,8 +368,57 @@ export function validateMessagesRequest(body: unknown, version: (typeof API_VERS
     if (format != null && (format.type !== 'json_schema' || !isObject(format.schema))) {
       return "output_config.format: expected {\"type\": \"json_schema\", \"schema\": {...}}";
     }
+    const effort = body.output_config.effort;
+    if (effort != null && !['low', 'medium', 'high', 'xhigh', 'max'].includes(effort)) {
+      return "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'";
+    }
   }
+  const thinking = validateThinking(body);
+  if (thinking) return thinking;
   return validateMessages(body.messages, version);
+}
+
+/** The thinking configuration, and what thinking is incompatible with (Anthropic's extended-thinking and thinking pages). */
+function validateThinking(body: Record<string, any>): string | null {
+  const thinking = body.thinking;
+  if (thinking === undefined) return null;
+  if (!isObject(thinking) || !['enabled', 'disabled', 'adaptive', 'between_tools'].includes(thinking.type)) {
+    return "thinking: Input tag found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive', 'between_tools'";
+  }
+  if (thinking.display != null && !['summarized', 'omitted'].includes(thinking.display)) {
+    return `thinking.${thinking.type}.display: Input should be 'summarized' or 'omitted'`;
+  }
+  if (thinking.type === 'enabled') {
+    if (!Number.isInteger(thinking.budget_tokens)) return 'thinking.enabled.budget_tokens: Field required';
+    if (thinking.budget_tokens < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (body.max_tokens <= thinking.budget_tokens) {
+      return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+    }
+  }
+  if (!thinkingOn(body)) return null;
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    return '`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility';
+  }
+  if (body.top_p !== undefined && body.top_p < 0.95) return '`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled.';
+  if (body.top_k !== undefined) return '`top_k` must be unset when thinking is enabled.';
+  if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool') return 'Thinking may not be enabled when tool_choice forces tool use.';
+  const messages: any[] = Array.isArray(body.messages) ? body.messages : [];
+  const last = messages.findLastIndex((m) => m?.role === 'assistant');
+  const content = Array.isArray(messages[last]?.content) ? messages[last].content : [];
+  if (content.some((b: any) => b?.type === 'tool_use') && !['thinking', 'redacted_thinking'].includes(content[0]?.type)) {
+    return `messages.${last}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${content[0]?.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+  }
+  return null;
+}
+
+/** A thinking block sent back must be one the mock signed, unchanged (an omitted-display block has empty text). */
+function validateSignature(block: Record<string, any>, at: string): string | null {
+  if (typeof block.thinking !== 'string') return `${at}.thinking.thinking: Field required`;
+  if (typeof block.signature !== 'string') return `${at}.thinking.signature: Field required`;
+  if (!block.signature.startsWith('mocksig:')) return `${at}: Invalid \`signature\` in \`thinking\` block`;
+  const signed = Buffer.from(block.signature.slice('mocksig:'.length), 'base64').toString('utf8');
+  if (block.thinking !== '' && block.thinking !== signed) return `${at}: Invalid \`signature\` in \`thinking\` block`;
+  return null;
 }
 
 function validateSystem(system: unknown): string | null {
@@ -446,7 +531,9 @@ function validateBlock(block: unknown, role: string, at: string): string | null 
     }
     case 'thinking':
     case 'redacted_thinking':
-      return role === 'assistant' ? null : `${at}: thinking blocks may only appear in assistant messages`;
+      if (role !== 'assistant') return `${at}: thinking blocks may only appear in assistant messages`;
+      if (block.type === 'redacted_thinking') return typeof block.data === 'string' ? null : `${at}.redacted_thinking.data: Field required`;
+      return validateSignature(block, at);
     default:
       return `${at}.type: Input tag '${block.type}' found using 'type' does not match any of the expected tags`;
   }
@@ -491,9 +578,23 @@ const NO_SAMPLING = /^claude-opus-4-[78]|^claude-(sonnet|opus|haiku)-[5-9]/;
 /** Models that refuse temperature and top_p together. */
 const SAMPLING_XOR = /^claude-(sonnet-4-[56]|haiku-4-5|opus-4-[156])/;
 
+/** Models that take only adaptive thinking ("thinking.type.enabled" is a 400): Opus 4.7 and later, Claude 5. */
+const NO_MANUAL_THINKING = /^claude-opus-4-[78]|^claude-(sonnet|opus|haiku)-[5-9]|^claude-(fable|mythos)/;
+/** Models that cannot turn thinking off: Claude 5 and later (Opus 5.5's message; Sonnet 5.5 takes between_tools instead). */
+const NO_DISABLED_THINKING = /^claude-(sonnet|opus|haiku)-[5-9]|^claude-(fable|mythos)/;
+/** Models with only manual thinking (3.7 Sonnet, 4.0 – 4.5); adaptive arrived with 4.6. */
+const MANUAL_THINKING_ONLY = /^claude-3-7-|^claude-(opus|sonnet)-4(-0|-\d{8}|$)|^claude-opus-4-1|^claude-(sonnet|haiku|opus)-4-5/;
+const ADAPTIVE_HINT = 'Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
+
 /** The first thing the model named in the body would refuse, as the API's message, or null. */
 export function validateModelRules(body: Record<string, any>): string | null {
   const model: string = body.model;
+  const thinkingType = body.thinking?.type;
+  if (thinkingType === 'enabled' && NO_MANUAL_THINKING.test(model)) return `"thinking.type.enabled" is not supported for this model. ${ADAPTIVE_HINT}`;
+  if (thinkingType === 'disabled' && NO_DISABLED_THINKING.test(model)) return `"thinking.type.disabled" is not supported for this model. ${ADAPTIVE_HINT}`;
+  // The exact wording of this one is not documented; the status is.
+  if (thinkingType === 'adaptive' && MANUAL_THINKING_ONLY.test(model)) return '"thinking.type.adaptive" is not supported for this model. Use "thinking.type.enabled" with "budget_tokens".';
+  if (body.output_config?.effort != null && MANUAL_THINKING_ONLY.test(model) && !/^claude-opus-4-5/.test(model)) return '"output_config.effort" is not supported for this model.';
   if (NO_SAMPLING.test(model)) {
     if (body.temperature !== undefined && body.temperature !== 1) return '`temperature` is deprecated for this model.';
     if (body.top_p !== undefined) return '`top_p` is deprecated for this model.';

@@ -128,12 +128,13 @@ describe('createAnthropicStreamTranslator', () => {
     expect(assemble(chunks)).toMatchObject({ content: 'Checking and ', finish: 'tool_calls' });
   });
 
-  it('ignores ping, thinking blocks, signature deltas and unknown events', () => {
+  it('sends thinking as reasoning_content (never content); ignores ping, signatures, redacted thinking and unknown events', () => {
     const chunks = run([
       start(),
       ping,
       { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
-      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'think' } },
       { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } },
       stop(0),
       { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'xx' } } as never,
@@ -146,7 +147,53 @@ describe('createAnthropicStreamTranslator', () => {
       end,
     ]);
     expect(assemble(chunks)).toEqual({ content: 'Answer', finish: 'stop', calls: [] });
-    expect(chunks).toHaveLength(3); // role, text, finish
+    expect(chunks.map((c) => c.choices[0]?.delta)).toEqual([
+      { role: 'assistant', content: '' },
+      { reasoning_content: 'Let me ' },
+      { reasoning_content: 'think' },
+      { content: 'Answer' },
+      {},
+    ]);
+  });
+
+  it('puts the finished thinking blocks (signatures, redacted ones) on the next tool call, once', () => {
+    const chunks = run([
+      start(),
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Weather first.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } },
+      stop(0),
+      { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'xx' } } as never,
+      stop(1),
+      toolStart(2, 'toolu_a', 'weather'),
+      stop(2),
+      toolStart(3, 'toolu_b', 'time'),
+      stop(3),
+      delta('tool_use'),
+      end,
+    ]);
+    const starts = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).filter((t) => t.id);
+    expect(starts.map((t) => (t as { extra_content?: unknown }).extra_content)).toEqual([
+      { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: 'Weather first.', signature: 'EqQB' }, { type: 'redacted_thinking', data: 'xx' }] } },
+      undefined,
+    ]);
+    expect(assemble(chunks).content).toBe('');
+  });
+
+  it('counts thinking tokens as reasoning_tokens in the usage chunk', () => {
+    const chunks = run(
+      [
+        start(),
+        textStart(0),
+        text(0, 'a'),
+        stop(0),
+        { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 30, output_tokens_details: { thinking_tokens: 25 } } } as never,
+        end,
+      ],
+      { includeUsage: true },
+    );
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(30);
+    expect(chunks.at(-1)?.usage?.completion_tokens_details).toEqual({ reasoning_tokens: 25 });
   });
 
   it('sends a refusal’s explanation with finish_reason content_filter', () => {

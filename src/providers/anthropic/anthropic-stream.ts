@@ -5,6 +5,7 @@ import { GatewayError } from '../../openai/errors';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types';
 import { mergeDeltaUsage, sumUsage, toOpenAIUsage, type AnthropicTokenCounts } from './from-anthropic-response';
 import { mapAnthropicStopReason } from './map-anthropic-stop-reason';
+import { thinkingExtraContent, type ThinkingBlock } from './thinking-blocks';
 
 // Claude stream events → OpenAI chunks (pure). One Claude stream per choice; with
 // `n` > 1 the n streams' events arrive interleaved, tagged with their choice.
@@ -18,7 +19,11 @@ import { mapAnthropicStopReason } from './map-anthropic-stop-reason';
 //   message_delta                 → the finish_reason chunk; usage
 //   message_stop                  → the usage chunk (choices []) once every choice has stopped,
 //                                   if the client asked for stream_options.include_usage
-//   ping, thinking and signature deltas, other blocks → nothing
+//   content_block_delta thinking  → a reasoning_content chunk (never content)
+//   signature_delta, redacted_thinking → nothing shown; the finished thinking blocks
+//                                   ride on the next tool call's first chunk
+//                                   (extra_content.anthropic.thinking_blocks)
+//   ping, other blocks            → nothing
 //
 // OpenAI numbers tool calls (0, 1, …) where Claude numbers content blocks, text
 // included, so each choice keeps its own tool-call counter.
@@ -38,17 +43,23 @@ export interface AnthropicStreamOptions {
   created?: number;
 }
 
-type Block = { kind: 'text' } | { kind: 'tool'; toolIndex: number; argumentChars: number; input: unknown } | { kind: 'other' };
+type Block =
+  | { kind: 'text' }
+  | { kind: 'tool'; toolIndex: number; argumentChars: number; input: unknown }
+  | { kind: 'thinking'; thinking: string; signature: string }
+  | { kind: 'other' };
 
 interface ChoiceState {
   blocks: Map<number, Block>;
+  /** Thinking blocks finished since the last tool call, for the next one. */
+  thinking: ThinkingBlock[];
   nextToolIndex: number;
   usage?: AnthropicTokenCounts;
   stopped: boolean;
 }
 
 export function createAnthropicStreamTranslator(options: AnthropicStreamOptions): StreamTranslator<TaggedEvent> {
-  const choices: ChoiceState[] = Array.from({ length: options.n }, () => ({ blocks: new Map(), nextToolIndex: 0, stopped: false }));
+  const choices: ChoiceState[] = Array.from({ length: options.n }, () => ({ blocks: new Map(), thinking: [], nextToolIndex: 0, stopped: false }));
   let meta: CompletionMeta | undefined;
   let stoppedCount = 0;
 
@@ -81,9 +92,18 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
           if (block.type === 'tool_use') {
             const toolIndex = state.nextToolIndex++;
             state.blocks.set(event.index, { kind: 'tool', toolIndex, argumentChars: 0, input: block.input });
-            return one(index, {
-              tool_calls: [{ index: toolIndex, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }],
-            });
+            const call = { index: toolIndex, id: block.id, type: 'function' as const, function: { name: block.name, arguments: '' }, ...thinkingExtraContent(state.thinking) };
+            state.thinking = [];
+            return one(index, { tool_calls: [call] });
+          }
+          if (block.type === 'thinking') {
+            state.blocks.set(event.index, { kind: 'thinking', thinking: block.thinking, signature: block.signature });
+            return block.thinking ? one(index, { reasoning_content: block.thinking }) : [];
+          }
+          if (block.type === 'redacted_thinking') {
+            state.thinking.push({ type: 'redacted_thinking', data: block.data });
+            state.blocks.set(event.index, { kind: 'other' });
+            return [];
           }
           state.blocks.set(event.index, { kind: 'other' });
           return [];
@@ -94,6 +114,14 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
           if (delta.type === 'text_delta' && block?.kind === 'text') {
             return delta.text ? one(index, { content: delta.text }) : [];
           }
+          if (delta.type === 'thinking_delta' && block?.kind === 'thinking') {
+            block.thinking += delta.thinking;
+            return delta.thinking ? one(index, { reasoning_content: delta.thinking }) : [];
+          }
+          if (delta.type === 'signature_delta' && block?.kind === 'thinking') {
+            block.signature += delta.signature;
+            return [];
+          }
           if (delta.type === 'input_json_delta' && block?.kind === 'tool') {
             if (!delta.partial_json) return [];
             block.argumentChars += delta.partial_json.length;
@@ -103,6 +131,7 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
         }
         case 'content_block_stop': {
           const block = state.blocks.get(event.index);
+          if (block?.kind === 'thinking') state.thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
           if (block?.kind !== 'tool' || block.argumentChars > 0) return [];
           // No argument fragments: the input came whole in content_block_start (usually {}).
           return one(index, { tool_calls: [{ index: block.toolIndex, function: { arguments: JSON.stringify(block.input ?? {}) } }] });

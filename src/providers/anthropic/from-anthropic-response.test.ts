@@ -42,15 +42,18 @@ describe('fromAnthropicMessages', () => {
     expect(jsonTool.usage).toMatchObject({ prompt_tokens: 1151, completion_tokens: 87, total_tokens: 1238 });
   });
 
-  it('joins text blocks and keeps tool calls in order, skipping thinking blocks', () => {
+  it('joins text blocks and keeps tool calls in order; thinking → reasoning_content, its blocks on the next tool call', () => {
     const out = fromAnthropicMessages([
       message({
         content: [
           { type: 'thinking', thinking: 'hmm', signature: 'sig' },
+          { type: 'redacted_thinking', data: 'EnCrYpTeD' },
           { type: 'text', text: 'Checking ', citations: null },
           { type: 'tool_use', id: 'toolu_a', name: 'weather', input: { city: 'Paris' } },
+          { type: 'thinking', thinking: ' and Rome', signature: 'sig2' },
           { type: 'text', text: 'both cities.', citations: null },
           { type: 'tool_use', id: 'toolu_b', name: 'weather', input: { city: 'Rome', units: 'c' } },
+          { type: 'thinking', thinking: '.', signature: 'sig3' },
         ] as Message['content'],
         stop_reason: 'tool_use',
       }),
@@ -59,13 +62,34 @@ describe('fromAnthropicMessages', () => {
     expect(out.choices[0].message).toEqual({
       role: 'assistant',
       content: 'Checking both cities.',
+      reasoning_content: 'hmm and Rome.',
       refusal: null,
       tool_calls: [
-        { id: 'toolu_a', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
-        { id: 'toolu_b', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome","units":"c"}' } },
+        {
+          id: 'toolu_a',
+          type: 'function',
+          function: { name: 'weather', arguments: '{"city":"Paris"}' },
+          extra_content: { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'redacted_thinking', data: 'EnCrYpTeD' }] } },
+        },
+        {
+          id: 'toolu_b',
+          type: 'function',
+          function: { name: 'weather', arguments: '{"city":"Rome","units":"c"}' },
+          extra_content: { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: ' and Rome', signature: 'sig2' }] } },
+        },
       ],
     });
     expect(out.choices[0].finish_reason).toBe('tool_calls');
+  });
+
+  it.each([
+    ['thinking only, no tools', [{ type: 'thinking', thinking: 'Let me see.', signature: 's' }, { type: 'text', text: '4', citations: null }], { content: '4', reasoning_content: 'Let me see.' }],
+    ['omitted display (empty thinking)', [{ type: 'thinking', thinking: '', signature: 's' }, { type: 'text', text: '4', citations: null }], { content: '4' }],
+    ['redacted thinking only', [{ type: 'redacted_thinking', data: 'x' }, { type: 'text', text: '4', citations: null }], { content: '4' }],
+  ] as const)('%s: reasoning never in content, redacted thinking not shown', (_name, content, expected) => {
+    const out = fromAnthropicMessages([message({ content: content as unknown as Message['content'] })]);
+    assertChatCompletion(out);
+    expect(out.choices[0].message).toEqual({ role: 'assistant', refusal: null, ...expected });
   });
 
   it.each([

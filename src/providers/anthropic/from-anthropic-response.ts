@@ -1,12 +1,16 @@
 import type { Message, MessageDeltaUsage, Usage as AnthropicUsage } from '@anthropic-ai/sdk/resources/messages/messages';
 import { newCompletionMeta } from '../../openai/chunks';
-import type { ChatCompletion, Choice, ToolCall, Usage } from '../../openai/types';
+import type { ChatCompletion, Choice, Usage } from '../../openai/types';
 import { mapAnthropicStopReason } from './map-anthropic-stop-reason';
+import { asThinkingBlock, thinkingExtraContent, type ThinkingBlock, type ToolCallWithThinking } from './thinking-blocks';
 
 // Claude `message` objects → one OpenAI chat completion (pure). One message per
 // choice: `n` > 1 is served by n calls, merged here with their usage summed.
 // `model` is the model Anthropic reports having used (as OpenAI reports the dated
 // snapshot that served an alias), the same in streamed chunks.
+// Thinking text is `reasoning_content`, never `content`; the thinking blocks
+// themselves (with their signatures, and redacted ones) ride on the tool call that
+// follows them, for the next request (thinking-blocks.ts).
 
 /** Token counts as Anthropic reports them; any of the optional ones may be absent or null. */
 export type AnthropicTokenCounts = Pick<AnthropicUsage, 'input_tokens' | 'output_tokens'> &
@@ -27,13 +31,25 @@ export function fromAnthropicMessages(messages: Message[], created?: number): Ch
 
 export function fromAnthropicMessage(message: Message, index: number): Choice {
   let text = '';
-  const toolCalls: ToolCall[] = [];
+  let reasoning = '';
+  let thinking: ThinkingBlock[] = [];
+  const toolCalls: ToolCallWithThinking[] = [];
   for (const block of message.content) {
     if (block.type === 'text') text += block.text;
-    else if (block.type === 'tool_use') {
-      toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+    else if (block.type === 'thinking' || block.type === 'redacted_thinking') {
+      if (block.type === 'thinking') reasoning += block.thinking;
+      const kept = asThinkingBlock(block);
+      if (kept) thinking.push(kept);
+    } else if (block.type === 'tool_use') {
+      toolCalls.push({
+        id: block.id,
+        type: 'function',
+        function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
+        ...thinkingExtraContent(thinking),
+      });
+      thinking = [];
     }
-    // Thinking and server-tool blocks have no place in an OpenAI message.
+    // Server-tool blocks have no place in an OpenAI message.
   }
   const choice: Choice = {
     index,
@@ -45,6 +61,7 @@ export function fromAnthropicMessage(message: Message, index: number): Choice {
     finish_reason: mapAnthropicStopReason(message.stop_reason),
     logprobs: null,
   };
+  if (reasoning) choice.message.reasoning_content = reasoning;
   if (toolCalls.length > 0) choice.message.tool_calls = toolCalls;
   return choice;
 }

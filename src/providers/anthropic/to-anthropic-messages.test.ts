@@ -14,6 +14,38 @@ const text = (t: string) => ({ type: 'text', text: t });
 describe('toAnthropicMessages', () => {
   const cases: { name: string; input: ChatMessage[]; messages: unknown[]; adapted?: string[]; dropped?: string[] }[] = [
     {
+      name: 'an assistant turn with thinking blocks on its tool calls: the first call’s lead the turn, the others precede their tool_use',
+      input: [
+        { role: 'user', content: 'weather and time?' },
+        {
+          role: 'assistant',
+          content: 'Checking.',
+          reasoning_content: 'ignored: the blocks carry it',
+          tool_calls: [
+            { id: 'a', type: 'function', function: { name: 'weather', arguments: '{}' }, extra_content: { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: 'w', signature: 'S1' }, { type: 'redacted_thinking', data: 'R' }] } } },
+            { id: 'b', type: 'function', function: { name: 'time', arguments: '{}' }, extra_content: { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: 't', signature: 'S2' }] } } },
+          ],
+        } as unknown as ChatMessage,
+        { role: 'tool', tool_call_id: 'a', content: 'sunny' },
+        { role: 'tool', tool_call_id: 'b', content: 'noon' },
+      ],
+      messages: [
+        { role: 'user', content: [text('weather and time?')] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'w', signature: 'S1' },
+            { type: 'redacted_thinking', data: 'R' },
+            text('Checking.'),
+            { type: 'tool_use', id: 'a', name: 'weather', input: {} },
+            { type: 'thinking', thinking: 't', signature: 'S2' },
+            { type: 'tool_use', id: 'b', name: 'time', input: {} },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'a', content: [text('sunny')] }, { type: 'tool_result', tool_use_id: 'b', content: [text('noon')] }] },
+      ],
+    },
+    {
       name: 'a plain user turn',
       input: [{ role: 'user', content: 'hello' }],
       messages: [{ role: 'user', content: [text('hello')] }],

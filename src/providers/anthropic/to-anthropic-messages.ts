@@ -10,11 +10,15 @@ import { isHttpUrl, parseImageDataUrl } from '../../openai/data-url';
 import { badRequest } from '../../openai/errors';
 import { isSystemRole, partsOf } from '../../openai/messages';
 import type { ChatMessage, ContentPart } from '../../openai/types';
+import { thinkingBlocksOf } from './thinking-blocks';
 
 // OpenAI's conversation as Claude's: system and developer turns leave the list (they
 // become the top-level `system`, see to-anthropic-request.ts), tool results become
 // `tool_result` blocks in a user turn, and consecutive turns of one role are merged,
 // because Claude wants user and assistant turns to alternate. Parts keep their order.
+// An assistant turn's thinking blocks, which came back on its tool calls (see
+// thinking-blocks.ts), are put back where Claude wants them: the first call's
+// before everything else in the turn, the others' before their own tool_use.
 
 /** The user turn added when the conversation would otherwise not begin with one. */
 export const PLACEHOLDER_USER_TEXT = '.';
@@ -103,14 +107,17 @@ function contentBlocks(
 }
 
 function assistantBlocks(m: ChatMessage, at: string): ContentBlockParam[] {
-  const blocks: ContentBlockParam[] = [];
+  const calls = m.tool_calls ?? [];
+  const thinking = calls.map((call, k) => thinkingBlocksOf(call, `${at}.tool_calls[${k}]`));
+  const blocks: ContentBlockParam[] = [...(thinking[0] ?? [])];
   partsOf(m.content).forEach((part, j) => {
     // A refusal the assistant gave earlier is part of what it said.
     const text = part.type === 'text' ? part.text : part.type === 'refusal' ? String(part.refusal) : undefined;
     if (text === undefined) throw unsupportedPart(part, `${at}.content[${j}]`);
     if (!isBlank(text)) blocks.push({ type: 'text', text });
   });
-  (m.tool_calls ?? []).forEach((call, k) => {
+  calls.forEach((call, k) => {
+    if (k > 0) blocks.push(...thinking[k]);
     const toolUse: ToolUseBlockParam = {
       type: 'tool_use',
       id: call.id,

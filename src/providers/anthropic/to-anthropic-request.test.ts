@@ -176,7 +176,6 @@ describe('toAnthropicRequest', () => {
       store: false,
       metadata: { run: 'a' },
       service_tier: 'auto',
-      reasoning_effort: 'low',
       temperature: null,
     });
     expect(out.notes.dropped).toEqual([
@@ -189,7 +188,6 @@ describe('toAnthropicRequest', () => {
       'repetition_penalty',
       'metadata',
       'service_tier',
-      'reasoning_effort',
     ]);
   });
 
@@ -225,5 +223,76 @@ describe('defaultMaxTokens', () => {
     ['my-proxy-model', 4096],
   ])('%s → %i', (model, expected) => {
     expect(defaultMaxTokens(model)).toBe(expected);
+  });
+
+  describe('reasoning_effort → thinking', () => {
+    const think = (extra: Partial<ChatCompletionRequest>, model = 'claude-sonnet-4-5', apiVersion: AnthropicApiVersion = SDK_API_VERSION) =>
+      toAnthropicRequest(base(extra), { model, apiVersion, maxImageBytes: 1 << 20 });
+    const weather = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object' } } }];
+
+    it.each([
+      ['claude-sonnet-4-5', { reasoning_effort: 'medium' }, { thinking: { type: 'enabled', budget_tokens: 8192 } }, []],
+      ['claude-3-7-sonnet-20250219', { reasoning_effort: 'low', max_tokens: 4000 }, { thinking: { type: 'enabled', budget_tokens: 1024 } }, []],
+      ['claude-sonnet-4-5', { reasoning_effort: 'none' }, {}, []],
+      ['claude-opus-4-7', { reasoning_effort: 'high' }, { thinking: { type: 'adaptive', display: 'summarized' }, output_config: { effort: 'high' } }, []],
+      ['claude-opus-4-7', { reasoning_effort: 'none' }, { thinking: { type: 'disabled' } }, []],
+      ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { output_config: { effort: 'low' } }, ['reasoning_effort=low']],
+    ] as const)('%s %j → %j', (model, extra, expected, adapted) => {
+      const out = think(extra as Partial<ChatCompletionRequest>, model);
+      expect({ thinking: out.params.thinking, output_config: out.params.output_config }).toEqual({ thinking: undefined, output_config: undefined, ...expected });
+      expect(out.notes).toEqual({ dropped: [], adapted });
+    });
+
+    it('keeps a structured-output format beside the effort', () => {
+      const out = think({ reasoning_effort: 'low', response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }, 'claude-opus-4-7');
+      expect(out.params.output_config).toEqual({ format: { type: 'json_schema', schema: { type: 'object' } }, effort: 'low' });
+    });
+
+    it('lowers a budget that does not fit under max_tokens, naming it', () => {
+      const out = think({ reasoning_effort: 'high' }); // the default max_tokens 16384
+      expect(out.params.thinking).toEqual({ type: 'enabled', budget_tokens: 15360 });
+      expect(out.notes.adapted).toEqual(['thinking.budget_tokens=15360']);
+    });
+
+    it('a forced tool wins over thinking (Claude refuses the pair): reasoning_effort dropped', () => {
+      const out = think({ reasoning_effort: 'high', tools: weather, tool_choice: 'required' });
+      expect(out.params.thinking).toBeUndefined();
+      expect(out.params.tool_choice).toEqual({ type: 'any' });
+      expect(out.notes.dropped).toEqual(['reasoning_effort']);
+      expect(think({ reasoning_effort: 'high', tools: weather, tool_choice: 'auto' }).params.thinking).toBeDefined();
+    });
+
+    it('continues a tool round without thinking when the client dropped the thinking blocks', () => {
+      const messages = [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'sunny' },
+      ] as ChatCompletionRequest['messages'];
+      const out = think({ messages, tools: weather, reasoning_effort: 'low' });
+      expect(out.params.thinking).toBeUndefined();
+      expect(out.notes.dropped).toEqual(['reasoning_effort']);
+
+      const signed = structuredClone(messages);
+      (signed[1].tool_calls![0] as unknown as Record<string, unknown>).extra_content = { anthropic: { thinking_blocks: [{ type: 'thinking', thinking: 'hm', signature: 'S' }] } };
+      const kept = think({ messages: signed, tools: weather, reasoning_effort: 'low', max_tokens: 4000 });
+      expect(kept.params.thinking).toEqual({ type: 'enabled', budget_tokens: 1024 });
+      expect(kept.params.messages[1].content).toEqual([
+        { type: 'thinking', thinking: 'hm', signature: 'S' },
+        { type: 'tool_use', id: 'toolu_1', name: 'weather', input: {} },
+      ]);
+    });
+
+    it('on 2023-06-01, drops a temperature other than 1 and raises top_p to 0.95 while thinking', () => {
+      const out = think({ reasoning_effort: 'low', max_tokens: 4000, temperature: 0.2, top_p: 0.5 }, 'claude-sonnet-4-20250514', LEGACY_API_VERSION);
+      expect(out.params).toMatchObject({ top_p: 0.95, thinking: { type: 'enabled', budget_tokens: 1024 } });
+      expect(out.params.temperature).toBeUndefined();
+      expect(out.notes).toEqual({ dropped: ['temperature'], adapted: ['top_p=0.95'] });
+      const off = think({ reasoning_effort: 'none', temperature: 0.2, top_p: 0.5 }, 'claude-sonnet-4-20250514', LEGACY_API_VERSION);
+      expect(off.params).toMatchObject({ temperature: 0.2, top_p: 0.5 });
+    });
+
+    it('rejects an effort OpenAI does not define', () => {
+      expect(() => think({ reasoning_effort: 'extreme' })).toThrow(/reasoning_effort must be one of/);
+    });
   });
 });

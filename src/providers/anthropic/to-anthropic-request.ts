@@ -7,6 +7,7 @@ import type {
 import { systemTexts } from '../../openai/messages';
 import type { ChatCompletionRequest } from '../../openai/types';
 import type { RequestNotes } from '../provider';
+import { checkReasoningEffort, thinks, toClaudeThinking } from './thinking-config';
 import { toAnthropicMessages } from './to-anthropic-messages';
 
 // OpenAI chat-completion request → Claude Messages API request (pure).
@@ -29,6 +30,15 @@ import { toAnthropicMessages } from './to-anthropic-messages';
 // an instruction to answer with one JSON object is appended to the system prompt
 // and reported as `response_format=system_prompt` in x-switchboard-adapted: the
 // output is then likely, not guaranteed, to be JSON.
+//
+// reasoning_effort. Claude's thinking (thinking-config.ts). Thinking cannot be
+// combined with a tool_choice that forces a tool ("Thinking may not be enabled when
+// tool_choice forces tool use"), nor continue a tool round whose assistant turn
+// came back without its thinking blocks (a client that dropped
+// tool_calls[].extra_content, see thinking-blocks.ts): then the forced tool or the
+// conversation wins and `reasoning_effort` is named as dropped. On 2023-06-01,
+// thinking takes temperature only at 1 and top_p only from 0.95: a temperature is
+// dropped and a smaller top_p raised to 0.95, each named.
 
 export const SDK_API_VERSION = '2026-10-21';
 export const LEGACY_API_VERSION = '2023-06-01';
@@ -73,6 +83,7 @@ const CONSUMED = new Set([
   'tool_choice',
   'parallel_tool_calls',
   'response_format',
+  'reasoning_effort',
 ]);
 
 /** Fields whose value here is OpenAI's default, so leaving them out changes nothing. */
@@ -130,12 +141,33 @@ export function toAnthropicRequest(request: ChatCompletionRequest, options: Anth
     if (choice) params.tool_choice = choice;
   }
 
+  if (request.reasoning_effort != null) {
+    checkReasoningEffort(request.reasoning_effort);
+    const forced = params.tool_choice?.type === 'any' || params.tool_choice?.type === 'tool';
+    const lastAssistant = conversation.messages.findLast((m) => m.role === 'assistant');
+    const content = Array.isArray(lastAssistant?.content) ? lastAssistant.content : [];
+    const unsigned = content.some((b) => b.type === 'tool_use') && content[0]?.type !== 'thinking' && content[0]?.type !== 'redacted_thinking';
+    if ((forced || unsigned) && request.reasoning_effort !== 'none') {
+      notes.dropped.push('reasoning_effort');
+    } else {
+      const config = toClaudeThinking(request.reasoning_effort, options.model, params.max_tokens, notes);
+      if (config.thinking) params.thinking = config.thinking;
+      if (config.effort) params.output_config = { ...params.output_config, effort: config.effort };
+    }
+  }
+  const thinking = thinks({ thinking: params.thinking, effort: params.output_config?.effort ?? undefined });
+
   if (sampling) {
-    if (request.temperature != null) {
+    if (thinking && request.temperature != null && request.temperature !== 1) {
+      notes.dropped.push('temperature');
+    } else if (request.temperature != null) {
       params.temperature = Math.min(request.temperature, 1);
       if (request.temperature > 1) notes.adapted.push('temperature=1');
     }
-    if (request.top_p != null) params.top_p = request.top_p;
+    if (request.top_p != null) {
+      params.top_p = thinking ? Math.max(request.top_p, 0.95) : request.top_p;
+      if (params.top_p !== request.top_p) notes.adapted.push(`top_p=${params.top_p}`);
+    }
   }
 
   for (const [key, value] of Object.entries(request)) {

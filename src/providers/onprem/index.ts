@@ -1,5 +1,5 @@
 import { GatewayError } from '../../openai/errors';
-import { MODEL_HEADER, TUNNEL_ERROR_HEADER, type TunnelEnv } from '../../tunnel/model-object';
+import { MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/model-object';
 import { openAIStyleError, pipeSseStream } from '../openai/forward';
 import { serializeRequest } from '../openai';
 import type { Provider } from '../provider';
@@ -10,10 +10,10 @@ import { upstreamNetworkError } from '../upstream-error';
 // Object and the agent's tunnel to an engine, and the answer comes back byte for byte.
 
 export const onpremProvider: Provider = {
-  isConfigured: (env) => Boolean((env as unknown as TunnelEnv).ONPREM_MODELS),
+  isConfigured: (env) => Boolean(env.ONPREM_MODELS),
 
   async chatCompletion({ request, target, env, signal }) {
-    const { ONPREM_MODELS } = env as unknown as TunnelEnv;
+    const { ONPREM_MODELS } = env;
     if (!ONPREM_MODELS) throw new GatewayError(503, 'This gateway has no on-prem model binding (ONPREM_MODELS).', 'upstream_error', null, 'onprem_not_configured');
     const stub = ONPREM_MODELS.get(ONPREM_MODELS.idFromName(target.model));
     let response: Response;
