@@ -32,7 +32,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   // Strict mode: adaptations to the target model become 400s instead (capabilities/).
   const strict = c.req.header('x-switchboard-strict') === 'true';
   const { result, notes, deployment, attempts } = await routeRequest(route, policy, request.stream === true, c.req.raw.signal, {
-    call: (target, signal) => callTarget(request, target, { env, signal, maxImageBytes, strict }),
+    call: (target, signal) => callTarget(request, target, { env, signal, maxImageBytes, strict, streamIdleTimeoutMs: policy.streamIdleTimeoutMs }),
     cooldowns: cooldownStore(c),
     random: Math.random,
     now: Date.now,

@@ -1,4 +1,4 @@
-import { GatewayError } from './errors';
+import { GatewayError, streamStalled, withinMs } from './errors';
 import { SSE_DONE, sseData } from './sse';
 import type { ChatCompletionChunk } from './types';
 
@@ -20,12 +20,14 @@ export interface StreamTranslator<E> {
  * truncated stream; the client going away aborts the upstream.
  *
  * @param toGatewayError maps whatever the upstream iterator throws to a GatewayError
+ * @param idle an upstream silent this long (ms; 0: no limit) is abandoned, and the stream ends with an `upstream_stalled` error chunk
  */
 export function openAIChunkStream<E>(
   events: AsyncIterator<E>,
   translator: StreamTranslator<E>,
   toGatewayError: (error: unknown) => GatewayError,
   abortUpstream: () => void,
+  idle: { ms: number; provider: string } = { ms: 0, provider: 'the upstream' },
 ): ReadableStream<Uint8Array> {
   let finished = false;
   return new ReadableStream<Uint8Array>(
@@ -34,7 +36,7 @@ export function openAIChunkStream<E>(
         try {
           // Loop until something is sent: events like `ping` translate to nothing.
           for (;;) {
-            const next = await events.next();
+            const next = await withinMs(events.next(), idle.ms, () => streamStalled(idle.provider, idle.ms));
             const chunks = next.done ? translator.onEnd() : translator.onEvent(next.value);
             let text = '';
             for (const chunk of chunks) text += sseData(chunk);

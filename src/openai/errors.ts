@@ -46,6 +46,21 @@ export const modelNotFound = (model: string) =>
 export const payloadTooLarge = (message: string, param: string | null = null) =>
   new GatewayError(413, message, 'invalid_request_error', param, 'request_too_large');
 
+/** A stream that went quiet after it began (the router's first-byte timeout covers the time before). */
+export const streamStalled = (provider: string, idleMs: number) =>
+  new GatewayError(504, `${provider} sent nothing for ${idleMs / 1000} s; the stream was abandoned.`, 'upstream_error', null, 'upstream_stalled');
+
+/** `promise`, or `onTimeout()` thrown if it takes longer than `ms` (0: no limit). */
+export async function withinMs<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  if (ms <= 0) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
 export function errorResponse(error: GatewayError, extraHeaders?: Record<string, string>): Response {
   return new Response(JSON.stringify(error.toJSON()), {
     status: error.status,

@@ -18,6 +18,8 @@ export interface ProviderCall {
   signal: AbortSignal;
   notes: RequestNotes;
   maxImageBytes: number;
+  /** A stream silent this long after it began is abandoned with an `upstream_stalled` error chunk (ms; 0: never). */
+  streamIdleTimeoutMs: number;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface CallContext {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   maxImageBytes: number;
+  /** See ProviderCall.streamIdleTimeoutMs (the routing policy's stream_idle_timeout_ms). */
+  streamIdleTimeoutMs?: number;
   /** `x-switchboard-strict: true`: what would be adapted to the target is a 400 instead. */
   strict?: boolean;
 }
@@ -50,6 +52,7 @@ export async function callTarget(request: ChatCompletionRequest, target: Target,
     env: context.env,
     signal: context.signal,
     maxImageBytes: context.maxImageBytes,
+    streamIdleTimeoutMs: context.streamIdleTimeoutMs ?? 0,
   });
   return { result, notes };
 }

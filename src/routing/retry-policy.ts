@@ -12,6 +12,8 @@ export interface RetryPolicy {
   firstByteTimeoutMs: number;
   /** A non-streamed answer taking longer is abandoned; 0: only the budget bounds it (a long generation sends nothing until it is done). */
   responseTimeoutMs: number;
+  /** A stream that began and then sends nothing this long is abandoned and ends with an error chunk; 0: never. */
+  streamIdleTimeoutMs: number;
   /** Exponential backoff with full jitter: a random wait in [0, min(max, base·2^retry)). */
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -29,6 +31,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   budgetMs: 120_000,
   firstByteTimeoutMs: 30_000,
   responseTimeoutMs: 0,
+  streamIdleTimeoutMs: 60_000,
   backoffBaseMs: 250,
   backoffMaxMs: 8_000,
   fallback: true,
@@ -44,6 +47,7 @@ export const POLICY_KEYS = {
   budget_ms: ['budgetMs', 1],
   first_byte_timeout_ms: ['firstByteTimeoutMs', 1],
   response_timeout_ms: ['responseTimeoutMs', 0],
+  stream_idle_timeout_ms: ['streamIdleTimeoutMs', 0],
   backoff_base_ms: ['backoffBaseMs', 0],
   backoff_max_ms: ['backoffMaxMs', 0],
   cooldown_failures: ['cooldownFailures', 1],

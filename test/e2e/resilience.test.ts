@@ -45,6 +45,8 @@ beforeAll(async () => {
       shown: { deployments: [{ ...azure('gpt-4o-shown', east.url), name: 'east' }, { target: 'openai/gpt-4o', tier: 1 }] },
       'half-limited': { deployments: [{ ...azure('gpt-4o-half', east.url), name: 'east' }, { target: 'openai/gpt-4o', name: 'openai' }] },
       claude: { target: 'anthropic/claude-sonnet-4-5' },
+      'quick-stall': { target: 'openai/gpt-4o', stream_idle_timeout_ms: 300 },
+      'quick-stall-claude': { target: 'anthropic/claude-sonnet-4-5', stream_idle_timeout_ms: 300 },
     }),
     ROUTING: JSON.stringify({ retries: 4, attempts_per_deployment: 2, backoff_base_ms: 1, backoff_max_ms: 5, cooldown_failures: 100 }),
     OPENAI_API_KEY: OPENAI_TEST_KEY,
@@ -253,6 +255,40 @@ describe('streams', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(seen.join('')).toBe('Partial answer');
     expect(east.server.requests).toHaveLength(1);
+  });
+  /** Reads a stream to its end; the APIError the SDK raises for a final error chunk, and the text before it. */
+  async function readUntilError(stream: AsyncIterable<OpenAI.ChatCompletionChunk>) {
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const c of stream) seen.push(c.choices[0]?.delta.content ?? '');
+    })().catch((e) => e);
+    return { text: seen.join(''), err };
+  }
+
+  it('a pass-through stream that goes quiet after it began is abandoned with an upstream_stalled error chunk', async () => {
+    const data = (content: string) => JSON.stringify({ id: 'chatcmpl-q', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    openai.script.push({ sse: [{ data: data('Started') }, { data: data(' then silence') }], delayMs: 5_000 });
+    const { text, err } = await readUntilError(await client.chat.completions.create({ ...ask('quick-stall'), stream: true } as OpenAI.ChatCompletionCreateParamsStreaming));
+    expect(text).toBe('Started');
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.error).toMatchObject({ code: 'upstream_stalled', type: 'upstream_error' });
+  });
+
+  it('a translated stream (Claude) that goes quiet is abandoned the same way', async () => {
+    const ev = (type: string, extra: object) => ({ type, ...extra });
+    anthropic.script.push({
+      events: [
+        ev('message_start', { message: { id: 'msg_q', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+        ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Started' } }),
+        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: ' then silence' } }),
+      ],
+      delayMs: 2_500,
+    });
+    const { text, err } = await readUntilError(await client.chat.completions.create({ ...ask('quick-stall-claude'), stream: true } as OpenAI.ChatCompletionCreateParamsStreaming));
+    expect(text).toBe('');
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.error).toMatchObject({ code: 'upstream_stalled' });
   });
 });
 

@@ -6,7 +6,7 @@ import { openAIChunkStream } from '../../openai/chunk-stream';
 import { GatewayError } from '../../openai/errors';
 import type { DeploymentOptions } from '../../routing/catalog';
 import type { Provider } from '../provider';
-import { anthropicErrorToGateway } from './anthropic-error';
+import { anthropicErrorToGateway, PROVIDER_LABEL } from './anthropic-error';
 import { createAnthropicStreamTranslator } from './anthropic-stream';
 import { fromAnthropicMessages } from './from-anthropic-response';
 import { mergeStreams } from './merge-streams';
@@ -64,7 +64,7 @@ function apiVersionFor(options: DeploymentOptions): AnthropicApiVersion {
 export const anthropicProvider: Provider = {
   isConfigured: (env) => Boolean(env.ANTHROPIC_API_KEY),
 
-  async chatCompletion({ request, target, env, signal, notes, maxImageBytes }) {
+  async chatCompletion({ request, target, env, signal, notes, maxImageBytes, streamIdleTimeoutMs }) {
     const apiVersion = apiVersionFor(target.options);
     const translated = toAnthropicRequest(request, {
       model: target.model,
@@ -115,7 +115,10 @@ export const anthropicProvider: Provider = {
     const events = mergeStreams(streams.map((s) => s[Symbol.asyncIterator]()));
     return {
       stream: true,
-      body: openAIChunkStream(events, translator, (error) => anthropicErrorToGateway(error, secrets), abortCalls),
+      body: openAIChunkStream(events, translator, (error) => anthropicErrorToGateway(error, secrets), abortCalls, {
+        ms: streamIdleTimeoutMs,
+        provider: PROVIDER_LABEL,
+      }),
     };
   },
 };

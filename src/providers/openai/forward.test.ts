@@ -125,6 +125,13 @@ describe('guardSseStream', () => {
     expect(error.message).toContain('Azure OpenAI');
   });
 
+  it('abandons an upstream that goes quiet, with an upstream_stalled error chunk', async () => {
+    const quiet = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode(EV1)) });
+    const out = await pieces(guardSseStream(quiet, 'Azure OpenAI', normalizeAzureStreamEvent, 50));
+    expect(out[0]).toBe(EV1);
+    expect(errorChunkOf(out[1])).toMatchObject({ code: 'upstream_stalled' });
+  });
+
   it('applies a per-event rewrite and drops events it rejects (Azure)', async () => {
     const filter = 'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[]}\n\n';
     const withNull = EV1.replace('"model":"m",', '"model":"m","system_fingerprint":null,');
@@ -158,6 +165,23 @@ describe('pipeSseStream', () => {
     const error = errorChunkOf(out.slice(EV1.length + 2));
     expect(error).toMatchObject({ type: 'upstream_error', code: 'upstream_unreachable' });
     expect(error.message).toContain('OpenAI');
+  });
+
+  it('abandons an upstream that goes quiet: an upstream_stalled error chunk, and the upstream cancelled', async () => {
+    let cancelled = false;
+    const quiet = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(encoder.encode(EV1)),
+      cancel: () => void (cancelled = true),
+    });
+    const out = await new Response(pipeSseStream(quiet, 'OpenAI', 50)).text();
+    expect(out.startsWith(EV1 + '\n\n')).toBe(true);
+    expect(errorChunkOf(out.slice(EV1.length + 2))).toMatchObject({ code: 'upstream_stalled', type: 'upstream_error' });
+    expect(cancelled).toBe(true);
+  });
+
+  it('with a silence limit, still passes a stream that keeps talking through unchanged', async () => {
+    const out = await new Response(pipeSseStream(upstream(reads(EV1 + EV2 + DONE, 7)), 'OpenAI', 1_000)).text();
+    expect(out).toBe(EV1 + EV2 + DONE);
   });
 
   it('cancels the upstream when the client goes away', async () => {

@@ -1,5 +1,5 @@
 import { errorChunk, newCompletionMeta } from '../../openai/chunks';
-import { GatewayError } from '../../openai/errors';
+import { GatewayError, streamStalled, withinMs } from '../../openai/errors';
 import { SSE_DONE, sseData } from '../../openai/sse';
 import type { ProviderResult } from '../provider';
 import { redactSecrets, retryAfterSeconds, upstreamHttpError, upstreamNetworkError } from '../upstream-error';
@@ -22,6 +22,8 @@ export interface ForwardOptions {
   secrets: (string | undefined)[];
   /** Optional per-event rewrite for streams: the new `data`, or null to drop the event (Azure). */
   rewriteEvent?: (data: string) => string | null;
+  /** A stream silent this long after it began is abandoned with an error chunk (ms; 0: never). */
+  idleTimeoutMs?: number;
 }
 
 export async function forwardChatCompletion(options: ForwardOptions): Promise<ProviderResult> {
@@ -40,8 +42,8 @@ export async function forwardChatCompletion(options: ForwardOptions): Promise<Pr
   if (!options.stream) return { stream: false, body: await response.text() };
   if (!response.body) throw upstreamNetworkError(options.provider, new Error('empty stream'));
   const body = options.rewriteEvent
-    ? guardSseStream(response.body, options.provider, options.rewriteEvent)
-    : pipeSseStream(response.body, options.provider);
+    ? guardSseStream(response.body, options.provider, options.rewriteEvent, options.idleTimeoutMs)
+    : pipeSseStream(response.body, options.provider, options.idleTimeoutMs);
   return { stream: true, body };
 }
 
@@ -58,9 +60,23 @@ const NativeIdentityStream: typeof TransformStream =
  * (ending any event it cut in half, which the client then cannot parse either way),
  * an error chunk and `[DONE]` follow. A client that goes away cancels the pipe, and
  * with it the upstream request.
+ *
+ * With `idleMs`, a tee's second branch is read in JavaScript only to notice an upstream
+ * that goes quiet (the client's bytes still flow through the runtime's pipe): after
+ * `idleMs` without a byte the pipe is stopped and the stream ends with an
+ * `upstream_stalled` error chunk.
  */
-export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: string): ReadableStream<Uint8Array> {
+export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: string, idleMs = 0): ReadableStream<Uint8Array> {
   const { readable, writable } = new NativeIdentityStream<Uint8Array, Uint8Array>();
+  const stopPipe = new AbortController();
+  let source = upstream;
+  let stopWatching = () => {};
+  let stalled: GatewayError | undefined;
+  if (idleMs > 0) {
+    const [toClient, toWatch] = upstream.tee();
+    source = toClient;
+    stopWatching = watchForSilence(toWatch, idleMs, () => stopPipe.abort((stalled = streamStalled(provider, idleMs))));
+  }
   const finish = async (tail: string | null) => {
     const writer = writable.getWriter();
     try {
@@ -70,11 +86,39 @@ export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: st
       // The client is gone: nothing to tell it.
     }
   };
-  upstream.pipeTo(writable, { preventClose: true, preventAbort: true }).then(
-    () => finish(null),
-    (error) => finish(`\n\n${sseData(errorChunk(newCompletionMeta(''), upstreamNetworkError(provider, error)))}${SSE_DONE}`),
+  source.pipeTo(writable, { preventClose: true, preventAbort: true, signal: stopPipe.signal }).then(
+    () => {
+      stopWatching();
+      return finish(null);
+    },
+    (error) => {
+      stopWatching();
+      const reported = stalled ?? upstreamNetworkError(provider, error);
+      return finish(`\n\n${sseData(errorChunk(newCompletionMeta(''), reported))}${SSE_DONE}`);
+    },
   );
   return readable;
+}
+
+const SILENCE = Symbol('silence');
+
+/** Reads `stream` to its end, calling `onSilence` if no chunk comes for `idleMs`. Returns a function that stops it. */
+function watchForSilence(stream: ReadableStream<Uint8Array>, idleMs: number, onSilence: () => void): () => void {
+  const reader = stream.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  (async () => {
+    try {
+      for (;;) {
+        const { done } = await withinMs(reader.read(), idleMs, () => Object.assign(new Error('silence'), { [SILENCE]: true }));
+        if (done) return;
+      }
+    } catch (error) {
+      // An upstream failure is the pipe's to report; only silence is this watcher's.
+      if ((error as { [SILENCE]?: boolean })[SILENCE]) onSilence();
+      stop();
+    }
+  })();
+  return stop;
 }
 
 /** Reads an OpenAI-format error body (`{"error":{"message",…}}`) into a GatewayError. */
@@ -115,6 +159,7 @@ export function guardSseStream(
   upstream: ReadableStream<Uint8Array>,
   provider: string,
   rewriteEvent?: (data: string) => string | null,
+  idleMs = 0,
 ): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
   let pending: Uint8Array = new Uint8Array(0);
@@ -133,9 +178,10 @@ export function guardSseStream(
         for (;;) {
           let result: ReadableStreamReadResult<Uint8Array>;
           try {
-            result = await reader.read();
+            result = await withinMs(reader.read(), idleMs, () => streamStalled(provider, idleMs));
           } catch (error) {
-            return fail(controller, upstreamNetworkError(provider, error));
+            if (error instanceof GatewayError) reader.cancel().catch(() => {});
+            return fail(controller, error instanceof GatewayError ? error : upstreamNetworkError(provider, error));
           }
           if (result.done) {
             if (pending.length > 0 && !sawDone) {
