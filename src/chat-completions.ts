@@ -29,10 +29,19 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const route = routeFor(env, request.model);
   if (!route) throw modelNotFound(request.model);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...routingDefaults(env.ROUTING), ...route.policy, ...readPolicyHeaders(c.req.raw.headers) };
+  // Pass-through streams are watched for silence only where a limit is configured (ProviderCall.watchPassThroughStreams).
+  const watchPassThroughStreams = routingDefaults(env.ROUTING).streamIdleTimeoutMs !== undefined || route.policy.streamIdleTimeoutMs !== undefined;
   // Strict mode: adaptations to the target model become 400s instead (capabilities/).
   const strict = c.req.header('x-switchboard-strict') === 'true';
   const { result, notes, deployment, attempts } = await routeRequest(route, policy, request.stream === true, c.req.raw.signal, {
-    call: (target, signal) => callTarget(request, target, { env, signal, maxImageBytes, strict, streamIdleTimeoutMs: policy.streamIdleTimeoutMs }),
+    call: (target, signal) => callTarget(request, target, {
+        env,
+        signal,
+        maxImageBytes,
+        strict,
+        streamIdleTimeoutMs: policy.streamIdleTimeoutMs,
+        watchPassThroughStreams,
+      }),
     cooldowns: cooldownStore(c),
     random: Math.random,
     now: Date.now,

@@ -20,6 +20,12 @@ export interface ProviderCall {
   maxImageBytes: number;
   /** A stream silent this long after it began is abandoned with an `upstream_stalled` error chunk (ms; 0: never). */
   streamIdleTimeoutMs: number;
+  /**
+   * Whether pass-through streams are watched for silence too. Watching one means reading
+   * a tee of it in JavaScript (≈ 60 µs per event on a 2-core machine, where the runtime's
+   * pipe costs nothing), so it is on only where stream_idle_timeout_ms is configured.
+   */
+  watchPassThroughStreams: boolean;
 }
 
 /**

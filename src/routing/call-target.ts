@@ -15,6 +15,8 @@ export interface CallContext {
   maxImageBytes: number;
   /** See ProviderCall.streamIdleTimeoutMs (the routing policy's stream_idle_timeout_ms). */
   streamIdleTimeoutMs?: number;
+  /** See ProviderCall.watchPassThroughStreams. */
+  watchPassThroughStreams?: boolean;
   /** `x-switchboard-strict: true`: what would be adapted to the target is a 400 instead. */
   strict?: boolean;
 }
@@ -53,6 +55,7 @@ export async function callTarget(request: ChatCompletionRequest, target: Target,
     signal: context.signal,
     maxImageBytes: context.maxImageBytes,
     streamIdleTimeoutMs: context.streamIdleTimeoutMs ?? 0,
+    watchPassThroughStreams: context.watchPassThroughStreams ?? false,
   });
   return { result, notes };
 }

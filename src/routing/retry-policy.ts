@@ -12,7 +12,7 @@ export interface RetryPolicy {
   firstByteTimeoutMs: number;
   /** A non-streamed answer taking longer is abandoned; 0: only the budget bounds it (a long generation sends nothing until it is done). */
   responseTimeoutMs: number;
-  /** A stream that began and then sends nothing this long is abandoned and ends with an error chunk; 0: never. */
+  /** A stream that began and then sends nothing this long is abandoned and ends with an error chunk; 0: never. Translated streams always; pass-through streams where configured. */
   streamIdleTimeoutMs: number;
   /** Exponential backoff with full jitter: a random wait in [0, min(max, base·2^retry)). */
   backoffBaseMs: number;

@@ -49,7 +49,7 @@ export function createAzureProvider(auth: AzureAuth = azureApiKeyAuth): Provider
   return {
     isConfigured: (env) => Boolean(env.AZURE_OPENAI_ENDPOINT && env.AZURE_OPENAI_API_KEY),
 
-    async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs }) {
+    async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs, watchPassThroughStreams }) {
       const endpoint = target.options.endpoint ?? env.AZURE_OPENAI_ENDPOINT;
       if (!endpoint) {
         throw new GatewayError(503, 'Azure OpenAI is not configured on this gateway (no AZURE_OPENAI_ENDPOINT).', 'server_error', null, 'provider_not_configured');
@@ -65,7 +65,7 @@ export function createAzureProvider(auth: AzureAuth = azureApiKeyAuth): Provider
         body: serializeRequest(body),
         stream: request.stream === true,
         signal,
-        idleTimeoutMs: streamIdleTimeoutMs,
+        idleTimeoutMs: watchPassThroughStreams ? streamIdleTimeoutMs : 0,
         secrets: [secret],
         rewriteEvent: normalizeAzureStreamEvent,
       });

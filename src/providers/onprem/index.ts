@@ -12,7 +12,7 @@ import { upstreamNetworkError } from '../upstream-error';
 export const onpremProvider: Provider = {
   isConfigured: (env) => Boolean(env.ONPREM_MODELS),
 
-  async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs }) {
+  async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs, watchPassThroughStreams }) {
     const { ONPREM_MODELS } = env;
     if (!ONPREM_MODELS) throw new GatewayError(503, 'This gateway has no on-prem model binding (ONPREM_MODELS).', 'upstream_error', null, 'onprem_not_configured');
     const stub = ONPREM_MODELS.get(ONPREM_MODELS.idFromName(target.model));
@@ -39,6 +39,6 @@ export const onpremProvider: Provider = {
     // which sends CANCEL to the agent (see tunnel/model-object.ts).
     if (request.stream !== true) return { stream: false, body: await response.text() };
     if (!response.body) throw upstreamNetworkError(`on-prem model ${target.model}`, new Error('empty stream'));
-    return { stream: true, body: pipeSseStream(response.body, `on-prem model ${target.model}`, streamIdleTimeoutMs) };
+    return { stream: true, body: pipeSseStream(response.body, `on-prem model ${target.model}`, watchPassThroughStreams ? streamIdleTimeoutMs : 0) };
   },
 };

@@ -8,7 +8,7 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const openaiProvider: Provider = {
   isConfigured: (env) => Boolean(env.OPENAI_API_KEY),
 
-  async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs }) {
+  async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs, watchPassThroughStreams }) {
     return forwardChatCompletion({
       provider: 'OpenAI',
       url: `${(env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/chat/completions`,
@@ -16,7 +16,7 @@ export const openaiProvider: Provider = {
       body: serializeRequest({ ...request, model: target.model }),
       stream: request.stream === true,
       signal,
-      idleTimeoutMs: streamIdleTimeoutMs,
+      idleTimeoutMs: watchPassThroughStreams ? streamIdleTimeoutMs : 0,
       secrets: [env.OPENAI_API_KEY],
     });
   },
