@@ -164,7 +164,7 @@ function printConfiguration() {
   const set = secrets.filter((k) => bindings[k] !== '');
   const empty = secrets.filter((k) => bindings[k] === '');
   say(`secrets from ${envFileName}: ${set.join(', ') || 'none'}${empty.length ? ` (empty: ${empty.join(', ')})` : ''}`);
-  if (!set.includes('GATEWAY_KEYS')) say(`GATEWAY_KEYS is not set in ${envFileName}: every /v1 request will be refused`);
+  if (!set.includes('GATEWAY_KEYS')) say(`GATEWAY_KEYS is not set in ${envFileName}: only keys created through the admin API (D1) will be accepted`);
 }
 
 /** Runs fn with wrangler's logger at "warn": its "Using secrets defined in …" line is replaced by ours. */

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { assertModelAllowed } from './auth/gateway-keys';
 import type { AppEnv, Env } from './env';
 import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
@@ -25,6 +26,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const text = await readBodyText(c.req.raw, limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
   const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
   const request = parseChatRequest(text, { maxImageBytes });
+  assertModelAllowed(c.get('gatewayKey'), request.model);
 
   const route = routeFor(env, request.model);
   if (!route) throw modelNotFound(request.model);

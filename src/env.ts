@@ -2,8 +2,12 @@ import type { ModelsConfig } from './routing/catalog';
 
 /** Worker bindings: `[vars]` from wrangler.toml plus secrets (`wrangler secret put`, `.dev.vars`). */
 export interface Env {
-  /** Comma-separated gateway keys accepted from clients (secret). */
+  /** Comma-separated gateway keys accepted from clients (secret); also the bootstrap beside keys in DB. */
   GATEWAY_KEYS?: string;
+  /** Gateway keys created through the admin API, stored hashed (migrations/). Without it, GATEWAY_KEYS only. */
+  DB?: D1Database;
+  /** Bearer token of the admin API under /admin (secret); without it the admin API is off (404). */
+  ADMIN_TOKEN?: string;
   /** Public model names → deployments (wrangler.toml `[vars.MODELS]`, or the same as a JSON string). */
   MODELS?: ModelsConfig | string;
   /** Retry, fallback, timeout and cooldown defaults (wrangler.toml `[vars.ROUTING]`, or JSON): routing/retry-policy.ts. */
@@ -35,5 +39,9 @@ export interface Env {
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { requestId: string };
+  Variables: {
+    requestId: string;
+    /** Set when the request's key is stored in D1: its id and allowed model patterns (null = all). */
+    gatewayKey?: { id: string; models: string[] | null };
+  };
 }

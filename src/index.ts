@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { admin } from './auth/admin';
 import { requireGatewayKey } from './auth/gateway-keys';
 import { chatCompletions } from './chat-completions';
 import type { AppEnv } from './env';
@@ -26,6 +27,8 @@ app.use('*', async (c, next) => {
 app.get('/health', (c) => c.json({ ok: true }));
 // Agents carry an agent token, not a gateway key: their route comes before the key check.
 app.get('/v1/agent/connect', (c) => handleAgentConnect(c.req.raw, c.env));
+// Authorized by ADMIN_TOKEN, never by a gateway key (auth/admin.ts).
+app.route('/admin', admin);
 app.use('/v1/*', requireGatewayKey);
 app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);

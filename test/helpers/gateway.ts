@@ -1,6 +1,6 @@
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
 
@@ -35,11 +35,40 @@ export function wranglerSettings() {
     const className = /^class_name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
     if (name && className) durableObjects[name] = className;
   }
+  const d1Databases: Record<string, string> = {};
+  for (const { binding, id } of d1DatabaseBlocks(toml)) d1Databases[binding] = id;
   return {
     compatibilityDate: date ?? '2025-09-01',
     compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [],
     durableObjects,
+    ...(Object.keys(d1Databases).length ? { d1Databases } : {}),
   };
+}
+
+/** [[d1_databases]] binding = "…" database_id = "…" migrations_dir = "…" (in memory in tests, migrated at start). */
+export function d1DatabaseBlocks(toml = readFileSync(`${root}wrangler.toml`, 'utf8')): { binding: string; id: string; migrationsDir: string }[] {
+  return toml
+    .split(/^\[\[d1_databases\]\]\s*$/m)
+    .slice(1)
+    .flatMap((block) => {
+      const section = block.split(/^\[/m)[0];
+      const binding = /^binding\s*=\s*"([^"]+)"/m.exec(section)?.[1];
+      const id = /^database_id\s*=\s*"([^"]+)"/m.exec(section)?.[1];
+      const migrationsDir = /^migrations_dir\s*=\s*"([^"]+)"/m.exec(section)?.[1] ?? 'migrations';
+      return binding && id ? [{ binding, id, migrationsDir }] : [];
+    });
+}
+
+/** The statements of every .sql file in a migrations directory, in file-name order (as wrangler applies them). */
+export function migrationStatements(dir: string): string[] {
+  const files = readdirSync(`${root}${dir}`).filter((f) => f.endsWith('.sql')).sort();
+  return files.flatMap((file) =>
+    readFileSync(`${root}${dir}/${file}`, 'utf8')
+      .replace(/--[^\n]*/g, '')
+      .split(';')
+      .map((statement) => statement.trim())
+      .filter(Boolean),
+  );
 }
 
 export interface Gateway {
@@ -66,5 +95,10 @@ export async function startGateway(bindings: Record<string, unknown>): Promise<G
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
+  // D1 databases declared in wrangler.toml start empty (in memory) and get the schema from their migrations.
+  for (const { binding, migrationsDir } of d1DatabaseBlocks()) {
+    const db = await mf.getD1Database(binding);
+    await db.batch(migrationStatements(migrationsDir).map((statement) => db.prepare(statement)));
+  }
   return { url, baseURL: `${url}/v1`, mf, close: () => mf.dispose() };
 }
