@@ -13,6 +13,8 @@ export interface Target {
   path: string;
   body: Buffer;
   headers: Record<string, string>;
+  /** Sockets to use instead of the shared keep-alive pool (e.g. one per request, for bursts above its 256). */
+  agent?: Agent;
 }
 
 export interface Timing {
@@ -34,7 +36,7 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
     const start = performance.now();
     const req = httpRequest(
       {
-        agent,
+        agent: target.agent ?? agent,
         host: url.hostname,
         port: url.port,
         path: url.pathname + url.search,

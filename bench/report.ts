@@ -1,3 +1,4 @@
+import type { OnPremResult } from './onprem.ts';
 import type { ResilienceResult, ResilienceRun } from './resilience.ts';
 import type { TranslationResult } from './translation.ts';
 
@@ -34,6 +35,7 @@ export interface BenchResult {
   translation: TranslationResult[];
   cases: CaseResult[];
   resilience?: ResilienceResult;
+  onprem?: OnPremResult;
   skipped: { case: string; reason: string }[];
   memory: { runtime: string; worker: string; workerdRssMiB: number; nodeRssMiB: number; workerdProcesses: number }[];
   seconds: number;
@@ -46,6 +48,7 @@ export const GOALS = {
   firstChunkAboveFloorMs: 1,
   finishAboveFloorMs: 5,
   translationCpuMicros: 500,
+  onpremP50OverDirectMs: 2,
 };
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
@@ -183,6 +186,7 @@ export function printReport(r: BenchResult) {
   }
 
   if (r.resilience) out.push(...resilienceReport(r.resilience));
+  if (r.onprem) out.push(...onpremReport(r.onprem));
 
   if (r.memory.length) out.push('\nMemory after load (RSS, MiB)');
   if (r.memory.length) out.push(
@@ -256,5 +260,115 @@ function resilienceReport(res: ResilienceResult): string[] {
         `(${plus(failing - clean)} s, ×${(failing / clean).toFixed(2)}); p99 clean ${ms(of('clean', (r) => r.p99))} ms, failing ${ms(of('failing', (r) => r.p99))} ms`,
     );
   }
+  return out;
+}
+
+function onpremReport(o: OnPremResult): string[] {
+  const out: string[] = [];
+  const direct = 'direct (engine)';
+  const gateway = 'gateway → tunnel';
+  out.push(`\n=== On-prem: gateway → tunnel → agent → engine (${o.runtime}; agent on Node ${o.agentNode}) ===`);
+  out.push(
+    `  one mock vLLM replica (test/engines/mock-engine.mjs, zero latency) started by a real switchboard-agent, which dials the gateway's OnPremModel ` +
+      `Durable Object and also serves --listen; the benchmark request (${(o.config.requestBytes / 1024).toFixed(0)} KiB) with model "${o.config.model}". ` +
+      '"miniflare floor" = a bare Worker forwarding to the engine over HTTP in the same runtime.',
+  );
+  const d = o.sequential[direct];
+  out.push(`\nSequential (${d.n} requests each, one at a time)`);
+  out.push(
+    table(
+      ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
+      o.labels.map((l) => [l + errorNote(o.sequential[l]), ms(o.sequential[l].p50), ms(o.sequential[l].p99), plus(o.sequential[l].p50 - d.p50), plus(o.sequential[l].p99 - d.p99)]),
+    ),
+  );
+  const cd = o.concurrent[direct];
+  out.push(`\n${o.config.concurrency} concurrent (closed loop)`);
+  out.push(
+    table(
+      ['target', 'req/s', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
+      o.labels.map((l) => {
+        const s = o.concurrent[l];
+        return [l + errorNote(s), s.rps.toFixed(0), ms(s.p50), ms(s.p99), plus(s.p50 - cd.p50), plus(s.p99 - cd.p99)];
+      }),
+    ),
+  );
+  const sd = o.stream[direct];
+  out.push(`\nStreaming ${o.config.streamEvents}-event answer from the engine (one at a time)`);
+  out.push(
+    table(
+      ['target', 'first chunk p50', 'p99', 'finished p50', 'p99', 'first chunk over direct', 'finish over direct', 'reads'],
+      o.labels.map((l) => {
+        const s = o.stream[l];
+        return [l + errorNote(s.total), ms(s.firstChunk.p50), ms(s.firstChunk.p99), ms(s.total.p50), ms(s.total.p99), plus(s.firstChunk.p50 - sd.firstChunk.p50), plus(s.total.p50 - sd.total.p50), String(s.reads)];
+      }),
+    ),
+  );
+
+  const { streams, chunks, delayMs } = o.config.burst;
+  out.push(
+    `\n${streams} streams opened at once (new connections; ${chunks} events ${delayMs} ms apart at the engine, so each lasts ≥ ${((chunks * delayMs) / 1000).toFixed(1)} s and all are open together), over one agent connection`,
+  );
+  const failures = (b: OnPremResult['bursts'][number]) => Object.entries(b.failures).map(([k, v]) => `${v}× ${k}`).join(', ');
+  out.push(
+    table(
+      ['target', 'completed', 'errors', 'time s', 'p50 ms', 'p99 ms', 'peak in flight at engine', 'agent RSS before/peak/after', 'workerd RSS before/peak/after'],
+      o.bursts.map((b) => {
+        const rss = (x: number, y: number, z: number) => `${x.toFixed(0)} / ${y.toFixed(0)} / ${z.toFixed(0)}`;
+        return [
+          b.target,
+          `${b.completed}/${b.streams}`,
+          `${b.streams - b.completed}${failures(b) ? ` (${failures(b)})` : ''}`,
+          b.seconds.toFixed(2),
+          ms(b.p50),
+          ms(b.p99),
+          String(b.peakEngineInFlight),
+          rss(b.rss.agentBefore, b.rss.agentPeak, b.rss.agentAfter),
+          rss(b.rss.workerdBefore, b.rss.workerdPeak, b.rss.workerdAfter),
+        ];
+      }),
+    ),
+  );
+  out.push('  (RSS in MiB, from /proc: the agent process, and the gateway\'s workerd.)');
+
+  out.push('\nRequest body size through the tunnel: peak RSS while sending (sampled every 5 ms), above the RSS just before');
+  out.push(
+    table(
+      ['body', 'requests', 'gateway p50 ms', 'direct p50 ms', 'agent peak (+ over before)', 'workerd peak (+ over before)'],
+      o.bodies.map((b) => [
+        b.label + (b.errors ? `  (${b.errors} errors)` : ''),
+        String(b.requests),
+        ms(b.p50),
+        ms(b.directP50),
+        `${b.agentPeak.toFixed(0)} (${plus(b.agentPeak - b.agentBaseline)})`,
+        `${b.workerdPeak.toFixed(0)} (${plus(b.workerdPeak - b.workerdBaseline)})`,
+      ]),
+    ),
+  );
+
+  // Goals of issue 4, beside the numbers.
+  const added = o.sequential[gateway].p50 - d.p50;
+  const burst = o.bursts.find((b) => b.target === gateway);
+  const [small, big] = o.bodies;
+  const bodyMiB = big ? big.bytes / 1024 / 1024 : NaN;
+  // "Independent of body size": the big body raises the peak by less than a quarter of its size above what the small one does, i.e. it is never held whole.
+  const extra = (which: 'agent' | 'workerd') =>
+    big && small ? big[`${which}Peak`] - big[`${which}Baseline`] - (small[`${which}Peak`] - small[`${which}Baseline`]) : NaN;
+  const rows: string[][] = [
+    ['p50 added over direct, sequential', `${plus(added)} ms`, `≤ ${GOALS.onpremP50OverDirectMs} ms`, verdict(added <= GOALS.onpremP50OverDirectMs)],
+    [`p50 added over direct, ${o.config.concurrency} concurrent`, `${plus(o.concurrent[gateway].p50 - cd.p50)} ms`, '', ''],
+    ['first chunk / finish added, 300 events', `${plus(o.stream[gateway].firstChunk.p50 - sd.firstChunk.p50)} / ${plus(o.stream[gateway].total.p50 - sd.total.p50)} ms`, '', ''],
+    [
+      `${streams} concurrent streams, errors`,
+      burst ? `${burst.streams - burst.completed} (${burst.peakEngineInFlight} open at once)` : '–',
+      '0',
+      burst ? verdict(burst.completed === burst.streams) : '',
+    ],
+  ];
+  for (const which of ['agent', 'workerd'] as const) {
+    const v = extra(which);
+    rows.push([`${which}: extra peak RSS for ${bodyMiB.toFixed(0)} MiB body vs small`, `${plus(v)} MiB`, `< ${(bodyMiB / 4).toFixed(0)} MiB (not held whole)`, Number.isFinite(v) ? verdict(v < bodyMiB / 4) : '']);
+  }
+  out.push('\nOn-prem goals');
+  out.push(table(['measure', 'value', 'goal', ''], rows));
   return out;
 }

@@ -15,24 +15,26 @@ import {
   type RunningWorker,
   type WorkerSpec,
 } from './runtimes.ts';
+import { onpremBench, type OnPremResult } from './onprem.ts';
 import { resilienceBench, type ResilienceResult } from './resilience.ts';
 import { translationBench } from './translation.ts';
 import { STREAM_EVENTS } from './upstream-responses.ts';
 import { BENCH_MODELS } from './models.ts';
 
-// `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini,resilience]`
+// `npm run bench [-- --quick] [-- --runtimes=wrangler,miniflare] [-- --cases=openai,anthropic,gemini,resilience,onprem]`
 //
 // Measures, in one run and against a zero-latency mock upstream, the gateway beside
 // the floor (a bare forwarding Worker in the same runtime) and beside calling the mock
 // directly, under `wrangler dev` and under Miniflare driven directly. Everything is
 // reported as overheads and ratios; nothing here fails on a number. The resilience
 // case (resilience.ts) runs a burst against a rate-limited alias beside a clean one,
-// under Miniflare.
+// under Miniflare. The on-prem case (onprem.ts) runs the gateway → tunnel → agent →
+// engine path beside the engine called directly, under Miniflare.
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string?]));
 const quick = args.has('quick');
 const runtimesWanted = (args.get('runtimes') ?? 'wrangler,miniflare').split(',');
-const casesWanted = (args.get('cases') ?? 'openai,anthropic,gemini,resilience').split(',');
+const casesWanted = (args.get('cases') ?? 'openai,anthropic,gemini,resilience,onprem').split(',');
 
 const PLAN = quick
   ? { seqWarm: 10, seqCount: 100, rounds: 2, concWarmMs: 200, concMs: 500, concRounds: 2, streamWarm: 3, streamCount: 20 }
@@ -139,6 +141,15 @@ async function main() {
       });
     }
 
+    let onprem: OnPremResult | undefined;
+    if (casesWanted.includes('onprem')) {
+      log('measuring on-prem: gateway → tunnel → agent → mock vLLM, beside the engine directly (Miniflare) …');
+      onprem = await onpremBench(join(work, 'onprem'), GATEWAY_KEY, images, quick).catch((error) => {
+        skipped.push({ case: 'onprem', reason: firstLines(error instanceof Error ? error.message : String(error), 12) });
+        return undefined;
+      });
+    }
+
     const memory = running.map((w) => {
       const pids = w.pids();
       return { runtime: w.runtime, worker: w.worker, workerdRssMiB: rssMiB(pids.workerd), nodeRssMiB: rssMiB(pids.node), workerdProcesses: pids.workerd.length };
@@ -152,6 +163,7 @@ async function main() {
       translation: translation.results,
       cases,
       ...(resilience ? { resilience } : {}),
+      ...(onprem ? { onprem } : {}),
       skipped: [
         ...skipped,
         ...translation.skipped,

@@ -49,7 +49,7 @@ const listed = async () => (await client.models.list()).data.map((m) => m.id);
 const enginePids = async () => (await Promise.all([0, 1, 2, 3].map((i) => mockStats(base + i)))).map((s) => s.pid as number);
 
 beforeAll(async () => {
-  gateway = await startGateway({ AGENT_TOKENS: `other-token, ${TOKEN}`, AGENT_IDLE_TIMEOUT_MS: '1000' });
+  gateway = await startGateway({ AGENT_TOKENS: `other-token, ${TOKEN}`, AGENT_IDLE_TIMEOUT_MS: '5000' });
   url = gateway.url;
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: TEST_GATEWAY_KEY, maxRetries: 0 });
   base = await freePorts(4);
@@ -57,7 +57,7 @@ beforeAll(async () => {
   configPath = join(dir, 'agent.yaml');
   writeFileSync(configPath, stringify({
     gpus: [0, 1, 2, 3], state_dir: 'state', ...fastTimings,
-    gateway: { url: url.replace(/^http/, 'ws'), heartbeat: '100ms', reconnect_initial: '20ms', reconnect_max: '200ms', name: 'gpu-box-1' },
+    gateway: { url: url.replace(/^http/, 'ws'), heartbeat: '1s', reconnect_initial: '20ms', reconnect_max: '200ms', name: 'gpu-box-1' },
     models: [{ name: 'qwen2-vl-7b', engine: 'vllm', model: 'Qwen/Qwen2-VL-7B-Instruct', replicas: 4, base_port: base, args: ['--limit-mm-per-prompt', '{"image": 10}'] }],
   }));
 }, 60_000);

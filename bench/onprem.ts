@@ -1,0 +1,437 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { join } from 'node:path';
+import { closeAgent, concurrent, emptySamples, percentile, send, sequential, type Samples, type Target, type Timing } from './load.ts';
+import { benchmarkRequest } from './request.ts';
+import { floorToml, freePort, gatewayToml, root, rssMiB, startMiniflare, type RunningWorker } from './runtimes.ts';
+
+// The on-prem case: the gateway (Miniflare, with the OnPremModel Durable Object from
+// wrangler.toml) → the tunnel → a real switchboard-agent process (system Node) → one mock
+// vLLM replica it starts (test/engines/bin/vllm), beside calling that replica directly,
+// through the agent's own --listen endpoint, and through a bare forwarding Worker in the
+// same runtime (the floor). Then 1,000 streams at once over the one agent connection,
+// and a 20 MB request body through the tunnel with the processes' RSS sampled meanwhile.
+
+export const ONPREM = {
+  model: 'bench-onprem',
+  concurrency: 64,
+  streamEvents: 300,
+  /**
+   * The burst: streams opened at once, each `chunks` events `delayMs` apart at the engine (12 s), so that all
+   * are open together although the gateway takes several seconds to accept 1,000 on 2 cores.
+   */
+  burst: { streams: 1000, chunks: 48, delayMs: 250 },
+  bigBodyMiB: 20,
+};
+
+const PLAN = {
+  full: { seqWarm: 30, seqCount: 300, rounds: 3, concWarmMs: 400, concMs: 1200, concRounds: 3, streamWarm: 5, streamCount: 60, smallRepeats: 10, bigRepeats: 3 },
+  quick: { seqWarm: 10, seqCount: 90, rounds: 3, concWarmMs: 200, concMs: 500, concRounds: 2, streamWarm: 3, streamCount: 21, smallRepeats: 5, bigRepeats: 2 },
+};
+
+const TOKEN = 'agent-token-for-the-bench';
+const agentBin = join(root, 'local-agent/bin/switchboard-agent.js');
+const engineBinDir = join(root, 'test/engines/bin');
+
+export interface OnPremStats {
+  n: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string;
+}
+
+export interface OnPremBurst {
+  target: string;
+  streams: number;
+  /** 200, every event, and [DONE]. */
+  completed: number;
+  failures: Record<string, number>;
+  seconds: number;
+  p50: number;
+  p99: number;
+  /** Most requests the engine had in flight at once (sampled from its /mock/stats every 20 ms). */
+  peakEngineInFlight: number;
+  rss: { agentBefore: number; agentPeak: number; agentAfter: number; workerdBefore: number; workerdPeak: number; workerdAfter: number };
+}
+
+export interface OnPremBody {
+  label: string;
+  bytes: number;
+  requests: number;
+  errors: number;
+  /** Median time of one request through the gateway, ms. */
+  p50: number;
+  /** Same request sent to the engine directly, ms. */
+  directP50: number;
+  agentBaseline: number;
+  agentPeak: number;
+  workerdBaseline: number;
+  workerdPeak: number;
+}
+
+export interface OnPremResult {
+  runtime: 'miniflare';
+  agentNode: string;
+  config: typeof ONPREM & { requestBytes: number; plan: (typeof PLAN)['full'] };
+  labels: string[];
+  sequential: Record<string, OnPremStats>;
+  concurrent: Record<string, OnPremStats & { rps: number }>;
+  stream: Record<string, { firstChunk: OnPremStats; total: OnPremStats; reads: number }>;
+  bursts: OnPremBurst[];
+  bodies: OnPremBody[];
+}
+
+/** The first `node` on PATH outside node_modules (the system's): the agent is meant to run on Node 20, not on the Node 22 npm runs this with. */
+function systemNode(): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir || dir.includes('node_modules')) continue;
+    try {
+      execFileSync(join(dir, 'node'), ['--version']);
+      return join(dir, 'node');
+    } catch {
+      // not here
+    }
+  }
+  return process.execPath;
+}
+
+interface RunningAgent {
+  pid: number;
+  enginePid: number;
+  listenUrl: string;
+  engineUrl: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+async function startAgent(dir: string, gatewayUrl: string, gatewayKey: string, node: string): Promise<RunningAgent> {
+  mkdirSync(dir, { recursive: true });
+  const enginePort = await freePort();
+  const listenPort = await freePort();
+  const configPath = join(dir, 'agent.yaml');
+  // JSON is YAML.
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      gpus: [0],
+      state_dir: join(dir, 'state'),
+      stop_grace: '2s',
+      ready_poll: '50ms',
+      gateway: { url: gatewayUrl.replace(/^http/, 'ws'), name: 'bench-box' },
+      models: [
+        {
+          name: ONPREM.model,
+          engine: 'vllm',
+          model: 'bench/mock-vl',
+          replicas: 1,
+          base_port: enginePort,
+          args: ['--limit-mm-per-prompt', '{"image": 10}'],
+          env: { MOCK_NO_CHILD: '1' }, // no stand-in GPU worker process: nothing here measures it
+        },
+      ],
+    }),
+  );
+  // The engine stand-in runs on the same system Node as the agent, as it would on a GPU box.
+  const path = [engineBinDir, ...(process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'))].join(':');
+  let output = '';
+  const child: ChildProcess = spawn(node, [agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], {
+    env: { ...process.env, PATH: path, SWITCHBOARD_AGENT_TOKEN: TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output = (output + d).slice(-8000)));
+  child.stderr!.on('data', (d) => (output = (output + d).slice(-8000)));
+  // Cut short: SIGTERM makes the agent stop its engine's process group before it exits.
+  const onExit = () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', onExit);
+  const engineUrl = `http://127.0.0.1:${enginePort}`;
+  let enginePid = 0;
+  const stop = async () => {
+    process.off('exit', onExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    // The agent stops its engine; should it not have, the engine is stopped here.
+    if (enginePid) {
+      try {
+        process.kill(enginePid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the agent exited (${child.exitCode}):\n${output}`);
+      if (Date.now() > deadline) throw new Error(`the agent did not serve ${ONPREM.model} through the gateway within 30 s:\n${output}`);
+      const online = await Promise.all([
+        getJson(`${gatewayUrl}/v1/models`, { authorization: `Bearer ${gatewayKey}` }),
+        getJson(`http://127.0.0.1:${listenPort}/v1/models`),
+      ]).catch(() => null);
+      if (online?.every((list) => list?.data?.some((m: { id: string }) => m.id === ONPREM.model))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    enginePid = (await getJson(`${engineUrl}/mock/stats`)).pid;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pid: child.pid!, enginePid, listenUrl: `http://127.0.0.1:${listenPort}`, engineUrl, output: () => output, stop };
+}
+
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
+  const response = await fetch(url, { headers });
+  return response.ok ? response.json() : null;
+}
+
+/** Samples the RSS of the agent and of workerd every `everyMs` until stopped; returns the peaks. */
+function rssSampler(agentPid: number, workerdPids: number[], everyMs = 5) {
+  let agentPeak = rssMiB([agentPid]);
+  let workerdPeak = rssMiB(workerdPids);
+  const sample = () => {
+    agentPeak = Math.max(agentPeak, rssMiB([agentPid]));
+    workerdPeak = Math.max(workerdPeak, rssMiB(workerdPids));
+  };
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return { agentPeak, workerdPeak };
+    },
+  };
+}
+
+export async function onpremBench(dir: string, gatewayKey: string, images: Buffer[], quick = false): Promise<OnPremResult> {
+  const plan = quick ? PLAN.quick : PLAN.full;
+  const node = systemNode();
+  const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const gateway = await startMiniflare(join(dir, 'gateway'), {
+      name: 'gateway',
+      main: join(root, 'src/index.ts'),
+      toml: gatewayToml(),
+      devVars: { GATEWAY_KEYS: gatewayKey, AGENT_TOKENS: TOKEN },
+    });
+    started.push(gateway);
+    const agent = await startAgent(join(dir, 'agent'), gateway.url, gatewayKey, node);
+    started.push({ close: agent.stop });
+    const floor: RunningWorker = await startMiniflare(join(dir, 'floor'), {
+      name: 'floor',
+      main: join(root, 'bench/floor-worker.ts'),
+      toml: floorToml(),
+      devVars: { UPSTREAM_URL: agent.engineUrl },
+    });
+    started.push(floor);
+
+    const auth = { authorization: `Bearer ${gatewayKey}` };
+    const body = (extra: Record<string, unknown>, stream: boolean) => Buffer.from(JSON.stringify({ ...benchmarkRequest(ONPREM.model, stream, images), ...extra }));
+    const targetsFor = (payload: Buffer): Target[] => [
+      { label: 'direct (engine)', url: agent.engineUrl, path: '/v1/chat/completions', body: payload, headers: {} },
+      { label: 'agent --listen', url: agent.listenUrl, path: '/v1/chat/completions', body: payload, headers: {} },
+      { label: 'miniflare floor', url: floor.url, path: '/v1/chat/completions', body: payload, headers: {} },
+      { label: 'gateway → tunnel', url: gateway.url, path: '/v1/chat/completions', body: payload, headers: auth },
+    ];
+    const plain = targetsFor(body({}, false));
+    const streaming = targetsFor(body({ mock_chunks: ONPREM.streamEvents }, true));
+    // Every path must answer the engine's completion, or its numbers mean nothing.
+    for (const t of plain) check(t, await send(t, true), (text) => (/^Hello from vllm/.test(JSON.parse(text).choices?.[0]?.message?.content ?? '') ? null : 'no completion from the engine'));
+    for (const t of streaming) check(t, await send(t, true), (text) => streamProblem(text, ONPREM.streamEvents));
+
+    const rotate = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]);
+    for (const t of plain) await sequential(t, plan.seqWarm);
+    const seq = new Map(plain.map((t) => [t.label, emptySamples()]));
+    for (let r = 0; r < plan.rounds; r++) for (const t of rotate(plain, r)) await sequential(t, Math.ceil(plan.seqCount / plan.rounds), seq.get(t.label));
+
+    const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0 }]));
+    for (const t of plain) await concurrent(t, ONPREM.concurrency, plan.concWarmMs);
+    for (let r = 0; r < plan.concRounds; r++) {
+      for (const t of rotate(plain, r)) {
+        const acc = conc.get(t.label)!;
+        const run = await concurrent(t, ONPREM.concurrency, plan.concMs, acc.samples);
+        acc.completed += run.completed;
+        acc.seconds += run.seconds;
+      }
+    }
+
+    for (const t of streaming) await sequential(t, plan.streamWarm);
+    const str = new Map(streaming.map((t) => [t.label, emptySamples()]));
+    for (let r = 0; r < plan.rounds; r++) for (const t of rotate(streaming, r)) await sequential(t, Math.ceil(plan.streamCount / plan.rounds), str.get(t.label));
+
+    const workerdPids = gateway.pids().workerd;
+    const bodies = await bodyMemory(plain, agent, workerdPids, plan);
+    const bursts = [await burst(plain[3], agent, workerdPids)];
+
+    const stats = (s: Samples, field: 'total' | 'firstChunk'): OnPremStats => ({
+      n: s[field].length,
+      p50: percentile(s[field], 50),
+      p99: percentile(s[field], 99),
+      errors: s.errors,
+      ...(s.firstError ? { firstError: s.firstError } : {}),
+    });
+    return {
+      runtime: 'miniflare',
+      agentNode: nodeVersion,
+      config: { ...ONPREM, requestBytes: plain[0].body.length, plan },
+      labels: plain.map((t) => t.label),
+      sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
+      concurrent: Object.fromEntries([...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds }])),
+      stream: Object.fromEntries([...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total'), reads: percentile(s.reads, 50) }])),
+      bursts,
+      bodies,
+    };
+  } finally {
+    // Agent first (it stops its engine), then the Workers; each even when another failed.
+    for (const s of started.reverse()) await s.close().catch(() => {});
+  }
+}
+
+function check(t: Target, r: Timing, problem: (text: string) => string | null) {
+  let why: string | null;
+  try {
+    why = r.status === 200 ? problem(r.body ?? '') : `HTTP ${r.status}: ${(r.body ?? '').slice(0, 300)}`;
+  } catch (error) {
+    why = `unreadable answer (${(error as Error).message})`;
+  }
+  if (why) throw new Error(`${t.label}: ${why}`);
+}
+
+/** null when the text is an OpenAI stream of `events` content chunks ending in [DONE]. */
+function streamProblem(text: string, events: number): string | null {
+  const data = text.split(/\n\n/).filter((e) => e.startsWith('data: '));
+  if (data.at(-1) !== 'data: [DONE]') return 'stream does not end with [DONE]';
+  let content = 0;
+  for (const e of data.slice(0, -1)) {
+    const chunk = JSON.parse(e.slice(6));
+    if (chunk.error) return `error chunk: ${chunk.error.message}`;
+    if (chunk.choices?.[0]?.delta?.content) content++;
+  }
+  return content === events ? null : `${content} content chunks, expected ${events}`;
+}
+
+/**
+ * Peak RSS of the agent and of workerd while small requests (the benchmark request) go
+ * through the gateway, then while 20 MB ones do: a body held whole somewhere shows as a
+ * peak that grows with it.
+ */
+async function bodyMemory(
+  plain: Target[],
+  agent: RunningAgent,
+  workerdPids: number[],
+  plan: (typeof PLAN)['full'],
+): Promise<OnPremBody[]> {
+  const [direct, , , gateway] = plain;
+  // The benchmark request with a long text attachment in the last turn, to 20 MiB in all.
+  const small = gateway.body;
+  const target = ONPREM.bigBodyMiB * 1024 * 1024;
+  const request = JSON.parse(small.toString('utf8'));
+  const padding = target - small.length - '{"type":"text","text":""}'.length - 8;
+  const last = request.messages.at(-1);
+  last.content = [{ type: 'text', text: last.content }, { type: 'text', text: 'log line of the page under test; '.repeat(Math.ceil(padding / 33)).slice(0, padding) }];
+  const big = Buffer.from(JSON.stringify(request));
+
+  const out: OnPremBody[] = [];
+  for (const [label, payload, repeats] of [
+    [`benchmark request (${(small.length / 1024).toFixed(0)} KiB)`, small, plan.smallRepeats],
+    [`${(big.length / 1024 / 1024).toFixed(0)} MiB body`, big, plan.bigRepeats],
+  ] as const) {
+    const t: Target = { ...gateway, body: payload };
+    const d: Target = { ...direct, body: payload };
+    check(t, await send(t, true), (text) => (JSON.parse(text).usage?.prompt_tokens > 0 ? null : 'no usage'));
+    const times: number[] = [];
+    const directTimes: number[] = [];
+    let errors = 0;
+    await new Promise((r) => setTimeout(r, 300)); // let the previous phase's garbage settle a little
+    const agentBaseline = rssMiB([agent.pid]);
+    const workerdBaseline = rssMiB(workerdPids);
+    const sampler = rssSampler(agent.pid, workerdPids);
+    for (let i = 0; i < repeats; i++) {
+      const r = await send(t).catch(() => null);
+      if (r?.status === 200) times.push(r.total);
+      else errors++;
+    }
+    const peaks = sampler.stop();
+    for (let i = 0; i < repeats; i++) {
+      const r = await send(d).catch(() => null);
+      if (r?.status === 200) directTimes.push(r.total);
+    }
+    out.push({
+      label,
+      bytes: payload.length,
+      requests: repeats,
+      errors,
+      p50: percentile(times, 50),
+      directP50: percentile(directTimes, 50),
+      agentBaseline,
+      agentPeak: peaks.agentPeak,
+      workerdBaseline,
+      workerdPeak: peaks.workerdPeak,
+    });
+  }
+  return out;
+}
+
+/** ONPREM.burst.streams streams opened at once (new connections), each checked to the last event. */
+async function burst(base: Target, agent: RunningAgent, workerdPids: number[]): Promise<OnPremBurst> {
+  const { streams, chunks, delayMs } = ONPREM.burst;
+  const sockets = new Agent({ keepAlive: false, maxSockets: Infinity });
+  // A short request: what is measured is many streams open at once, not request parsing.
+  const target: Target = {
+    ...base,
+    agent: sockets,
+    body: Buffer.from(JSON.stringify({ model: ONPREM.model, messages: [{ role: 'user', content: 'Step 4: is the task done?' }], stream: true, mock_chunks: chunks, mock_delay_ms: delayMs })),
+  };
+  closeAgent();
+  const before = { agent: rssMiB([agent.pid]), workerd: rssMiB(workerdPids) };
+  let peakEngineInFlight = 0;
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const stats = await getJson(`${agent.engineUrl}/mock/stats`).catch(() => null);
+      if (stats) peakEngineInFlight = Math.max(peakEngineInFlight, stats.inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const sampler = rssSampler(agent.pid, workerdPids, 20);
+  const start = performance.now();
+  const results = await Promise.all(Array.from({ length: streams }, () => send(target, true).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+  const seconds = (performance.now() - start) / 1000;
+  const peaks = sampler.stop();
+  polling = false;
+  await poll;
+  sockets.destroy();
+  const failures: Record<string, number> = {};
+  const totals: number[] = [];
+  for (const r of results) {
+    const problem = r instanceof Error ? r.message : r.status !== 200 ? `HTTP ${r.status}` : streamProblem(r.body ?? '', chunks);
+    if (problem) failures[problem] = (failures[problem] ?? 0) + 1;
+    else totals.push((r as Timing).total);
+  }
+  return {
+    target: base.label,
+    streams,
+    completed: totals.length,
+    failures,
+    seconds,
+    p50: percentile(totals, 50),
+    p99: percentile(totals, 99),
+    peakEngineInFlight,
+    rss: {
+      agentBefore: before.agent,
+      agentPeak: peaks.agentPeak,
+      agentAfter: rssMiB([agent.pid]),
+      workerdBefore: before.workerd,
+      workerdPeak: peaks.workerdPeak,
+      workerdAfter: rssMiB(workerdPids),
+    },
+  };
+}
