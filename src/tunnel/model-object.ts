@@ -287,10 +287,21 @@ export class OnPremModel implements DurableObject {
     return head;
   }
 
-  /** The request body, chunk by chunk as it is read: never held whole. */
+  /**
+   * The request body as it is read, never held whole: reads (≈ 4 KiB each here) are
+   * gathered into frames of up to MAX_CHUNK, since the engine can use the body only
+   * once it is complete and every frame costs a WebSocket message (a 100 KB body in
+   * 4 KiB frames took 3 ms to cross).
+   */
   private async sendBody(agent: AgentConnection, id: number, body: ReadableStream<Uint8Array> | null): Promise<void> {
     if (body) {
       const reader = body.getReader();
+      const frame = new Uint8Array(MAX_CHUNK);
+      let filled = 0;
+      const flush = () => {
+        if (filled > 0) this.send(agent, encodeFrame(FrameType.REQUEST_BODY, id, frame.slice(0, filled)));
+        filled = 0;
+      };
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -298,8 +309,15 @@ export class OnPremModel implements DurableObject {
           await reader.cancel();
           return;
         }
-        for (let i = 0; i < value.byteLength; i += MAX_CHUNK) this.send(agent, encodeFrame(FrameType.REQUEST_BODY, id, value.subarray(i, i + MAX_CHUNK)));
+        for (let i = 0; i < value.byteLength; ) {
+          const n = Math.min(MAX_CHUNK - filled, value.byteLength - i);
+          frame.set(value.subarray(i, i + n), filled);
+          filled += n;
+          i += n;
+          if (filled === MAX_CHUNK) flush();
+        }
       }
+      flush();
     }
     if (this.streams.has(id)) this.send(agent, encodeFrame(FrameType.REQUEST_END, id));
   }
