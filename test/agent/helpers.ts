@@ -37,9 +37,14 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** A base port with `count` free consecutive ports after it. */
+/**
+ * A run of `count` free ports for engines to bind, below the kernel's ephemeral range
+ * (32768–60999 on Linux): a port there can be taken by any outgoing connection between
+ * this check and the engine's bind, which is how a test once lost a replica to EADDRINUSE.
+ */
 export async function freePorts(count: number): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 35_000);
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
     if (ok) return base;
