@@ -35,7 +35,16 @@ export interface ProviderCall {
  */
 export type ProviderResult =
   | { stream: false; body: ChatCompletion | string }
-  | { stream: true; body: ReadableStream<Uint8Array> };
+  | {
+      stream: true;
+      body: ReadableStream<Uint8Array>;
+      /**
+       * True when the provider already read the upstream's first event and it was not an
+       * error (Gemini does, to answer a blocked prompt with an HTTP error): the router then
+       * hands the stream on without peeking at its first chunk (routing/first-chunk.ts).
+       */
+      started?: boolean;
+    };
 
 /** An upstream. Adding one: a folder under providers/ exporting one of these, registered in providers/index.ts. */
 export interface Provider {

@@ -164,6 +164,14 @@ describe('routeRequest', () => {
     expect(r.result.stream && (await new Response(r.result.body).text())).toBe('data: {}\n\n');
   });
 
+  it('hands on a stream the provider already started without peeking at it (no tee, the same stream)', async () => {
+    const body = new ReadableStream<Uint8Array>({});
+    const started = async (): Promise<TargetResult> => ({ result: { stream: true, body, started: true }, notes: { dropped: [], adapted: [] } });
+    const h = harness({ a: [started] });
+    const r = await routeRequest(route(dep('a')), policy({ firstByteTimeoutMs: 5 }), true, new AbortController().signal, h.deps);
+    expect(r.result.stream && r.result.body).toBe(body);
+  });
+
   it('shares cooldowns across requests: a rate-limited deployment is skipped by the next request', async () => {
     const store = new IsolateCooldownStore();
     const first = harness({ a: [rateLimited(30)] }, store);

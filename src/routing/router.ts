@@ -111,7 +111,7 @@ export async function routeRequest(
     const responseMs = Math.min(stream ? firstByteMs : policy.responseTimeoutMs || remaining, remaining);
     try {
       const result = await withTimeout(deps.call(deployment.target, controller.signal), responseMs, controller);
-      if (result.result.stream) {
+      if (result.result.stream && !result.result.started) {
         const body = await awaitFirstChunk(result.result.body, Math.max(1, firstByteMs - (deps.now() - attemptStart)), controller.signal);
         result.result = { stream: true, body };
       } else {

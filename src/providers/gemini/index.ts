@@ -66,6 +66,7 @@ export const geminiProvider: Provider = {
     const translator = new GeminiStreamTranslator(target.model, request.stream_options?.include_usage === true, [client.apiKey]);
     return {
       stream: true,
+      started: true,
       body: openAIChunkStream(withFirst(first.value, events), translator, (error) => upstreamNetworkError('Gemini', error), abort, {
         ms: call.streamIdleTimeoutMs,
         provider: 'Gemini',
