@@ -71,3 +71,23 @@ export function openAIChunkStream<E>(
     { highWaterMark: 16 },
   );
 }
+
+/**
+ * Reads an upstream's first event before the response is answered, so a failure there
+ * is still an HTTP error the router may retry, and the stream it returns is marked
+ * `started` (the router then need not peek at it). Resolves with the iterator, the first
+ * event put back in front.
+ */
+export async function withFirstEvent<E>(events: AsyncIterator<E>): Promise<AsyncIterator<E>> {
+  const first = await events.next();
+  if (first.done) return events;
+  let replayed = false;
+  return {
+    next: () => {
+      if (replayed) return events.next();
+      replayed = true;
+      return Promise.resolve(first);
+    },
+    return: (value?: unknown) => events.return?.(value) ?? Promise.resolve({ done: true, value: undefined as E }),
+  };
+}

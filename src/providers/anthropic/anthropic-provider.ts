@@ -2,14 +2,14 @@ import { BaseAnthropic } from '@anthropic-ai/sdk/client';
 import type { Stream } from '@anthropic-ai/sdk/core/streaming';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { Env } from '../../env';
-import { openAIChunkStream } from '../../openai/chunk-stream';
+import { openAIChunkStream, withFirstEvent } from '../../openai/chunk-stream';
 import { GatewayError } from '../../openai/errors';
 import type { DeploymentOptions } from '../../routing/catalog';
 import type { Provider } from '../provider';
 import { anthropicErrorToGateway, PROVIDER_LABEL } from './anthropic-error';
 import { createAnthropicStreamTranslator } from './anthropic-stream';
 import { fromAnthropicMessages } from './from-anthropic-response';
-import { mergeStreams } from './merge-streams';
+import { mergeStreams, type Tagged } from './merge-streams';
 import { LEGACY_API_VERSION, SDK_API_VERSION, toAnthropicRequest, type AnthropicApiVersion } from './to-anthropic-request';
 
 // Anthropic Claude through the official SDK (the only file here with IO). The SDK
@@ -112,9 +112,18 @@ export const anthropicProvider: Provider = {
       throw anthropicErrorToGateway(error, secrets);
     }
     const translator = createAnthropicStreamTranslator({ n: translated.n, includeUsage: translated.includeUsage, model: target.model });
-    const events = mergeStreams(streams.map((s) => s[Symbol.asyncIterator]()));
+    let events: AsyncIterator<Tagged<RawMessageStreamEvent>>;
+    try {
+      // message_start: until it arrives the attempt may still fail (and be retried) as a whole.
+      events = await withFirstEvent(mergeStreams(streams.map((s) => s[Symbol.asyncIterator]())));
+    } catch (error) {
+      abortCalls();
+      signal.removeEventListener('abort', abortCalls);
+      throw anthropicErrorToGateway(error, secrets);
+    }
     return {
       stream: true,
+      started: true,
       body: openAIChunkStream(events, translator, (error) => anthropicErrorToGateway(error, secrets), abortCalls, {
         ms: streamIdleTimeoutMs,
         provider: PROVIDER_LABEL,
