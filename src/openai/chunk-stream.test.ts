@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withFirstEvent } from './chunk-stream';
+import { readFirstEvent } from './chunk-stream';
 
 async function* events(values: number[], fail?: Error) {
   for (const v of values) yield v;
@@ -12,17 +12,21 @@ async function drain<E>(it: AsyncIterator<E>): Promise<E[]> {
   return out;
 }
 
-describe('withFirstEvent', () => {
+describe('readFirstEvent', () => {
   it('reads the first event up front and replays it before the rest', async () => {
-    expect(await drain(await withFirstEvent(events([1, 2, 3])))).toEqual([1, 2, 3]);
+    const { first, events: all } = await readFirstEvent(events([1, 2, 3]));
+    expect(first).toEqual({ done: false, value: 1 });
+    expect(await drain(all)).toEqual([1, 2, 3]);
   });
 
   it('passes an empty upstream through', async () => {
-    expect(await drain(await withFirstEvent(events([])))).toEqual([]);
+    const { first, events: all } = await readFirstEvent(events([]));
+    expect(first.done).toBe(true);
+    expect(await drain(all)).toEqual([]);
   });
 
   it('rejects when the first event fails, so the attempt fails as a whole', async () => {
-    await expect(withFirstEvent(events([], new Error('overloaded')))).rejects.toThrow('overloaded');
+    await expect(readFirstEvent(events([], new Error('overloaded')))).rejects.toThrow('overloaded');
   });
 
   it('forwards return() to the upstream iterator (a client that leaves)', async () => {
@@ -35,7 +39,7 @@ describe('withFirstEvent', () => {
         closed = true;
       }
     })();
-    const it = await withFirstEvent(upstream);
+    const { events: it } = await readFirstEvent(upstream);
     expect((await it.next()).value).toBe(1);
     await it.return?.();
     expect(closed).toBe(true);

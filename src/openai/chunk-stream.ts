@@ -74,20 +74,23 @@ export function openAIChunkStream<E>(
 
 /**
  * Reads an upstream's first event before the response is answered, so a failure there
- * is still an HTTP error the router may retry, and the stream it returns is marked
- * `started` (the router then need not peek at it). Resolves with the iterator, the first
- * event put back in front.
+ * is still an HTTP error the router may retry, and the stream it returns can be marked
+ * `started` (the router then need not peek at it). Returns that first result, for the
+ * provider to inspect, and the iterator with it put back in front.
  */
-export async function withFirstEvent<E>(events: AsyncIterator<E>): Promise<AsyncIterator<E>> {
+export async function readFirstEvent<E>(events: AsyncIterator<E>): Promise<{ first: IteratorResult<E>; events: AsyncIterator<E> }> {
   const first = await events.next();
-  if (first.done) return events;
+  if (first.done) return { first, events };
   let replayed = false;
   return {
-    next: () => {
-      if (replayed) return events.next();
-      replayed = true;
-      return Promise.resolve(first);
+    first,
+    events: {
+      next: () => {
+        if (replayed) return events.next();
+        replayed = true;
+        return Promise.resolve(first);
+      },
+      return: (value?: unknown) => events.return?.(value) ?? Promise.resolve({ done: true, value: undefined as E }),
     },
-    return: (value?: unknown) => events.return?.(value) ?? Promise.resolve({ done: true, value: undefined as E }),
   };
 }

@@ -2,7 +2,7 @@ import { BaseAnthropic } from '@anthropic-ai/sdk/client';
 import type { Stream } from '@anthropic-ai/sdk/core/streaming';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { Env } from '../../env';
-import { openAIChunkStream, withFirstEvent } from '../../openai/chunk-stream';
+import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
 import { GatewayError } from '../../openai/errors';
 import type { DeploymentOptions } from '../../routing/catalog';
 import type { Provider } from '../provider';
@@ -115,7 +115,7 @@ export const anthropicProvider: Provider = {
     let events: AsyncIterator<Tagged<RawMessageStreamEvent>>;
     try {
       // message_start: until it arrives the attempt may still fail (and be retried) as a whole.
-      events = await withFirstEvent(mergeStreams(streams.map((s) => s[Symbol.asyncIterator]())));
+      ({ events } = await readFirstEvent(mergeStreams(streams.map((s) => s[Symbol.asyncIterator]()))));
     } catch (error) {
       abortCalls();
       signal.removeEventListener('abort', abortCalls);

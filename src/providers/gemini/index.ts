@@ -1,5 +1,5 @@
 import { GatewayError } from '../../openai/errors';
-import { openAIChunkStream } from '../../openai/chunk-stream';
+import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
 import type { Provider, ProviderCall, ProviderResult } from '../provider';
 import { upstreamNetworkError } from '../upstream-error';
 import { geminiClient } from './client';
@@ -45,13 +45,13 @@ export const geminiProvider: Provider = {
     }
 
     if (!response.body) throw upstreamNetworkError('Gemini', new Error('no response body'));
-    const events = geminiEvents(response.body);
     // Wait for the first event before answering: a prompt Gemini blocks, or an error
     // it reports before any output, then gets a proper HTTP status instead of a 200
     // stream that fails at once. The client would wait for that event anyway.
     let first: IteratorResult<GenerateContentResponse>;
+    let events: AsyncIterator<GenerateContentResponse>;
     try {
-      first = await events.next();
+      ({ first, events } = await readFirstEvent(geminiEvents(response.body)));
     } catch (error) {
       abort();
       throw error instanceof GatewayError ? error : upstreamNetworkError('Gemini', error);
@@ -67,16 +67,10 @@ export const geminiProvider: Provider = {
     return {
       stream: true,
       started: true,
-      body: openAIChunkStream(withFirst(first.value, events), translator, (error) => upstreamNetworkError('Gemini', error), abort, {
+      body: openAIChunkStream(events, translator, (error) => upstreamNetworkError('Gemini', error), abort, {
         ms: call.streamIdleTimeoutMs,
         provider: 'Gemini',
       }),
     };
   },
 };
-
-/** The event iterator with its already-read first event put back in front. */
-async function* withFirst<T>(first: T, rest: AsyncGenerator<T>): AsyncGenerator<T> {
-  yield first;
-  yield* rest;
-}
