@@ -22,27 +22,34 @@ function usageError(prog, message) {
   process.exit(2);
 }
 
-function parseVllm(args) {
-  const prog = 'vllm serve';
-  if (args[0] !== 'serve') usageError('vllm', `argument subparser: invalid choice: '${args[0]}'`);
-  const opts = { model: null, host: '0.0.0.0', port: 8000, tp: 1, servedName: null, maxModelLen: null, trustRemoteCode: false, limitMm: { image: 1 } };
-  const unknown = [];
-  for (let i = 1; i < args.length; i++) {
+/** Walks `args` from `start` as argparse does: `value()` takes the flag's argument, `int()` checks it. */
+function argWalker(prog, args, start, onArg) {
+  for (let i = start; i < args.length; i++) {
     const a = args[i];
     const value = () => {
       if (i + 1 >= args.length) usageError(prog, `argument ${a}: expected one argument`);
       return args[++i];
     };
-    const int = (name, v) => {
-      if (!/^\d+$/.test(v)) usageError(prog, `argument ${name}: invalid int value: '${v}'`);
+    const int = (v) => {
+      if (!/^\d+$/.test(v)) usageError(prog, `argument ${a}: invalid int value: '${v}'`);
       return Number(v);
     };
+    onArg(a, value, int);
+  }
+}
+
+function parseVllm(args) {
+  const prog = 'vllm serve';
+  if (args[0] !== 'serve') usageError('vllm', `argument subparser: invalid choice: '${args[0]}'`);
+  const opts = { model: null, host: '0.0.0.0', port: 8000, tp: 1, servedName: null, maxModelLen: null, trustRemoteCode: false, limitMm: { image: 1 } };
+  const unknown = [];
+  argWalker(prog, args, 1, (a, value, int) => {
     switch (a) {
       case '--host': opts.host = value(); break;
-      case '--port': opts.port = int(a, value()); break;
-      case '--tensor-parallel-size': case '-tp': opts.tp = int(a, value()); break;
+      case '--port': opts.port = int(value()); break;
+      case '--tensor-parallel-size': case '-tp': opts.tp = int(value()); break;
       case '--served-model-name': opts.servedName = value(); break;
-      case '--max-model-len': opts.maxModelLen = int(a, value()); break;
+      case '--max-model-len': opts.maxModelLen = int(value()); break;
       case '--trust-remote-code': opts.trustRemoteCode = true; break;
       case '--gpu-memory-utilization': case '--dtype': case '--max-num-seqs': value(); break;
       case '--limit-mm-per-prompt': {
@@ -61,7 +68,7 @@ function parseVllm(args) {
         if (!a.startsWith('-') && !opts.model) opts.model = a;
         else unknown.push(a);
     }
-  }
+  });
   if (unknown.length) usageError(prog, `unrecognized arguments: ${unknown.join(' ')}`);
   if (!opts.model) usageError(prog, 'the following arguments are required: model_tag');
   return opts;
@@ -72,28 +79,19 @@ function parseLmdeploy(args) {
   if (args[0] !== 'serve' || args[1] !== 'api_server') usageError('lmdeploy', `invalid choice: '${args.slice(0, 2).join(' ')}'`);
   const opts = { model: null, host: '0.0.0.0', port: 23333, tp: 1, servedName: null, maxModelLen: null, sessionLen: null, limitMm: { image: 100 } };
   const unknown = [];
-  for (let i = 2; i < args.length; i++) {
-    const a = args[i];
-    const value = () => {
-      if (i + 1 >= args.length) usageError(prog, `argument ${a}: expected one argument`);
-      return args[++i];
-    };
-    const int = (name, v) => {
-      if (!/^\d+$/.test(v)) usageError(prog, `argument ${name}: invalid int value: '${v}'`);
-      return Number(v);
-    };
+  argWalker(prog, args, 2, (a, value, int) => {
     switch (a) {
       case '--server-name': opts.host = value(); break;
-      case '--server-port': opts.port = int(a, value()); break;
-      case '--tp': opts.tp = int(a, value()); break;
+      case '--server-port': opts.port = int(value()); break;
+      case '--tp': opts.tp = int(value()); break;
       case '--model-name': opts.servedName = value(); break;
-      case '--session-len': opts.sessionLen = int(a, value()); break;
+      case '--session-len': opts.sessionLen = int(value()); break;
       case '--backend': case '--cache-max-entry-count': case '--model-format': value(); break;
       default:
         if (!a.startsWith('-') && !opts.model) opts.model = a;
         else unknown.push(a);
     }
-  }
+  });
   if (unknown.length) usageError(prog, `unrecognized arguments: ${unknown.join(' ')}`);
   if (!opts.model) usageError(prog, 'the following arguments are required: model_path');
   return opts;
