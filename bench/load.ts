@@ -136,6 +136,19 @@ export async function concurrent(
   return { samples, completed, seconds: (performance.now() - start) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
+/** p50 / p99 of one measured field, with the error count. */
+export interface SampleStats {
+  n: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string;
+}
+
+export function summarize(s: Samples, field: 'total' | 'firstChunk'): SampleStats {
+  return { n: s[field].length, p50: percentile(s[field], 50), p99: percentile(s[field], 99), errors: s.errors, ...(s.firstError ? { firstError: s.firstError } : {}) };
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import { closeAgent, concurrent, emptySamples, percentile, send, sequential, type Samples, type Target, type Timing } from './load.ts';
+import { closeAgent, concurrent, emptySamples, percentile, send, sequential, summarize, type SampleStats, type Samples, type Target, type Timing } from './load.ts';
 import { benchmarkRequest } from './request.ts';
 import { floorToml, freePort, gatewayToml, root, rssMiB, startMiniflare, type RunningWorker } from './runtimes.ts';
 
@@ -34,13 +34,7 @@ const TOKEN = 'agent-token-for-the-bench';
 const agentBin = join(root, 'local-agent/bin/switchboard-agent.js');
 const engineBinDir = join(root, 'test/engines/bin');
 
-export interface OnPremStats {
-  n: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  firstError?: string;
-}
+export type OnPremStats = SampleStats;
 
 export interface OnPremBurst {
   target: string;
@@ -271,13 +265,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
     const bodies = await bodyMemory(plain, agent, workerdPids, plan);
     const bursts = [await burst(plain[3], agent, workerdPids)];
 
-    const stats = (s: Samples, field: 'total' | 'firstChunk'): OnPremStats => ({
-      n: s[field].length,
-      p50: percentile(s[field], 50),
-      p99: percentile(s[field], 99),
-      errors: s.errors,
-      ...(s.firstError ? { firstError: s.firstError } : {}),
-    });
+    const stats = summarize;
     return {
       runtime: 'miniflare',
       agentNode: nodeVersion,

@@ -6,13 +6,8 @@ import type { TranslationResult } from './translation.ts';
 // goals from DESIGN.md ("Benchmarks: the floor and the bar") beside the overheads.
 // "met" / "over" are information for the reader, not a verdict: the run never fails on a number.
 
-export interface Stats {
-  n: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  firstError?: string;
-}
+import type { SampleStats as Stats } from './load.ts';
+export type { Stats };
 
 export interface CaseResult {
   name: string;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeAgent, concurrent, emptySamples, percentile, send, sequential, type Samples, type Target } from './load.ts';
+import { closeAgent, concurrent, emptySamples, percentile, send, sequential, summarize, type Samples, type Target } from './load.ts';
 import { startMockUpstream, type MockUpstream } from './mock-client.ts';
 import { printReport, type BenchResult, type CaseResult, type Stats } from './report.ts';
 import { benchmarkRequest, screenshots } from './request.ts';
@@ -336,13 +336,7 @@ async function measureCase(targets: PreparedTargets, streamTargets: PreparedTarg
     for (const t of rotate(streaming, r)) await sequential(t, Math.ceil(PLAN.streamCount / PLAN.rounds), str.get(t.label));
   }
 
-  const stats = (s: Samples, field: 'total' | 'firstChunk'): Stats => ({
-    n: s[field].length,
-    p50: percentile(s[field], 50),
-    p99: percentile(s[field], 99),
-    errors: s.errors,
-    ...(s.firstError ? { firstError: s.firstError } : {}),
-  });
+  const stats = summarize;
   return {
     runtimes: targets.runtimes.map((r) => r.runtime),
     sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
