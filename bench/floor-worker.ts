@@ -4,22 +4,48 @@ import { Hono } from 'hono';
 // the same path and streams the answer back, with no parsing, auth or translation.
 // Run in the same runtime as the gateway, it measures what the runtime itself costs,
 // so gateway overheads are stated above it (DESIGN.md, "Benchmarks").
+//
+// Under /js-relay/… it does the same, but hands each piece of the answer through
+// JavaScript (read from the upstream, enqueued to the client: nothing else), as any
+// Worker that translates a stream must. The runtime pipes the plain floor's stream
+// natively; the difference between the two is the runtime's own cost per streamed
+// event once JavaScript touches it, which no translation can go below.
 
 const app = new Hono<{ Bindings: { UPSTREAM_URL: string } }>();
+
+const JS_RELAY = '/js-relay';
 
 app.get('/health', (c) => c.json({ ok: true }));
 
 app.post('*', async (c) => {
   const url = new URL(c.req.url);
-  const upstream = await fetch(`${c.env.UPSTREAM_URL}${url.pathname}${url.search}`, {
+  const relay = url.pathname.startsWith(`${JS_RELAY}/`);
+  const path = relay ? url.pathname.slice(JS_RELAY.length) : url.pathname;
+  const upstream = await fetch(`${c.env.UPSTREAM_URL}${path}${url.search}`, {
     method: 'POST',
     headers: { 'content-type': c.req.header('content-type') ?? 'application/json' },
     body: c.req.raw.body,
   });
-  return new Response(upstream.body, {
+  return new Response(relay && upstream.body ? jsRelay(upstream.body) : upstream.body, {
     status: upstream.status,
     headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json' },
   });
 });
+
+/** The body, each piece read and enqueued by JavaScript (as openAIChunkStream does, minus the translation). */
+function jsRelay(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 16 },
+  );
+}
 
 export default app;

@@ -15,11 +15,12 @@ export interface CaseResult {
   /** Notes from checking the request the gateway sent upstream (empty when all looked right). */
   checks: string[];
   runtimes: string[];
-  sequential: Record<string, Stats>;
+  /** cpuMicros: CPU of the target's workerd processes per request (µs; NaN for the mock). */
+  sequential: Record<string, Stats & { cpuMicros?: number }>;
   /** benchCpu: CPU of the benchmark process (load generator + mock thread), in cores. */
   concurrent: Record<string, Stats & { rps: number; benchCpu: number }>;
   /** reads: median number of pieces a streamed body arrived in at the client. */
-  stream: Record<string, { firstChunk: Stats; total: Stats; reads: number }>;
+  stream: Record<string, { firstChunk: Stats; total: Stats; reads: number; cpuMicros?: number }>;
 }
 
 export interface BenchResult {
@@ -49,6 +50,7 @@ export const GOALS = {
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const plus = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(2)}` : '–');
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)} %` : '–');
+const micros = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(0) : '–');
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'met' : 'over');
 
 function table(head: string[], rows: string[][]): string {
@@ -73,6 +75,8 @@ export function printReport(r: BenchResult) {
   );
   out.push('All times in ms. "floor" = bare Hono Worker forwarding to the mock in the same runtime; "direct" = the mock called without a Worker.');
   out.push('"bench CPU" = CPU of the benchmark process itself (load generator + mock thread; 100 % = one core). "reads" = pieces a stream arrived in.');
+  out.push('"workerd CPU" = CPU time of the runtime process(es) serving the target, per request, from /proc (10 ms ticks): little moved by other load on the machine, unlike the times.');
+  out.push('"floor (JS relay)" = the floor handing each streamed piece through JavaScript (read, enqueue; no translation): what any Worker that touches every event pays in this runtime.');
 
   if (r.translation.length) out.push('\nTranslation alone, per call (no I/O): Node 22 in-process CPU, and inside workerd (the gateway\'s runtime)');
   if (r.translation.length) out.push(
@@ -100,8 +104,8 @@ export function printReport(r: BenchResult) {
     out.push(`\nSequential (${direct.n} requests each, one at a time)`);
     out.push(
       table(
-        ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
-        Object.entries(c.sequential).map(([label, s]) => [label + errorNote(s), ms(s.p50), ms(s.p99), plus(s.p50 - direct.p50), plus(s.p99 - direct.p99)]),
+        ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct', 'workerd CPU µs/req'],
+        Object.entries(c.sequential).map(([label, s]) => [label + errorNote(s), ms(s.p50), ms(s.p99), plus(s.p50 - direct.p50), plus(s.p99 - direct.p99), micros(s.cpuMicros)]),
       ),
     );
     const cdirect = c.concurrent['direct (mock)'];
@@ -123,7 +127,7 @@ export function printReport(r: BenchResult) {
     out.push(`\nStreaming ${r.plan.streamEvents}-event answer (one at a time)`);
     out.push(
       table(
-        ['target', 'first chunk p50', 'p99', 'finished p50', 'p99', 'reads'],
+        ['target', 'first chunk p50', 'p99', 'finished p50', 'p99', 'reads', 'workerd CPU µs/stream'],
         Object.entries(c.stream).map(([label, s]) => [
           label + errorNote(s.total),
           ms(s.firstChunk.p50),
@@ -131,6 +135,7 @@ export function printReport(r: BenchResult) {
           ms(s.total.p50),
           ms(s.total.p99),
           String(s.reads),
+          micros(s.cpuMicros),
         ]),
       ),
     );
@@ -158,6 +163,14 @@ export function printReport(r: BenchResult) {
       translated ? `≤ ${GOALS.finishAboveFloorMs} ms` : '',
       translated ? (v) => v <= GOALS.finishAboveFloorMs : undefined,
     );
+    const relay = (rt: string) => c.stream[`${rt} floor (JS relay)`];
+    if (translated && c.runtimes.every((rt) => relay(rt))) {
+      row('  of which the runtime (JS relay)', (rt) => relay(rt).total.p50 - str(rt)[1].total.p50, plus, '');
+      row('finish above the JS relay, p50', (rt) => str(rt)[0].total.p50 - relay(rt).total.p50, plus, '');
+    }
+    const cpuMs = (v: number) => (Number.isFinite(v) ? `${plus(v / 1000)} ms` : '–');
+    row('workerd CPU per request', (rt) => (seq(rt)[0].cpuMicros ?? NaN) - (seq(rt)[1].cpuMicros ?? NaN), cpuMs, '');
+    row('workerd CPU per stream', (rt) => (str(rt)[0].cpuMicros ?? NaN) - (str(rt)[1].cpuMicros ?? NaN), cpuMs, '');
     out.push(table(['overhead', ...c.runtimes, 'goal'], rows));
   }
 

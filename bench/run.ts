@@ -6,6 +6,7 @@ import { startMockUpstream, type MockUpstream } from './mock-client.ts';
 import { printReport, type BenchResult, type CaseResult, type Stats } from './report.ts';
 import { benchmarkRequest, screenshots } from './request.ts';
 import {
+  cpuMicros,
   floorToml,
   gatewayToml,
   root,
@@ -129,7 +130,7 @@ async function main() {
         continue;
       }
       log(`measuring ${c.label} …`);
-      cases.push({ name: c.name, label: c.label, checks: prepared.checks, ...(await measureCase(prepared.targets, prepared.streamTargets)) });
+      cases.push({ name: c.name, label: c.label, checks: prepared.checks, ...(await measureCase(prepared.targets, prepared.streamTargets, running)) });
     }
 
     let resilience: ResilienceResult | undefined;
@@ -186,8 +187,8 @@ async function main() {
 
 interface PreparedTargets {
   direct: Target;
-  /** runtime → { floor, gateway } */
-  runtimes: { runtime: string; floor: Target; gateway: Target }[];
+  /** runtime → { floor, gateway }; for streams also the floor relaying through JavaScript (floor-worker.ts) */
+  runtimes: { runtime: string; floor: Target; jsRelay?: Target; gateway: Target }[];
 }
 
 /**
@@ -241,11 +242,15 @@ async function prepareCase(
     const native = (label: string, url: string): Target => ({ label, url, path: sent.path, body: sent.body, headers: {} });
     return {
       direct: native('direct (mock)', mock.url),
-      runtimes: gateways.map((g) => ({
-        runtime: g.runtime,
-        floor: native(`${g.runtime} floor`, floors.find((f) => f.runtime === g.runtime)!.url),
-        gateway: gatewayTarget(g, stream),
-      })),
+      runtimes: gateways.map((g) => {
+        const floorUrl = floors.find((f) => f.runtime === g.runtime)!.url;
+        return {
+          runtime: g.runtime,
+          floor: native(`${g.runtime} floor`, floorUrl),
+          ...(stream ? { jsRelay: { ...native(`${g.runtime} floor (JS relay)`, floorUrl), path: `/js-relay${sent.path}` } } : {}),
+          gateway: gatewayTarget(g, stream),
+        };
+      }),
     };
   };
   const targets = build(false);
@@ -254,8 +259,11 @@ async function prepareCase(
   for (const t of [targets, streamTargets]) {
     const direct = await send(t.direct, true);
     for (const r of t.runtimes) {
-      const viaFloor = await send(r.floor, true);
-      if (viaFloor.status !== 200 || viaFloor.body !== direct.body) return { skip: `${r.runtime} floor did not relay the mock's answer (HTTP ${viaFloor.status})` };
+      for (const floor of [r.floor, r.jsRelay]) {
+        if (!floor) continue;
+        const viaFloor = await send(floor, true);
+        if (viaFloor.status !== 200 || viaFloor.body !== direct.body) return { skip: `${floor.label} did not relay the mock's answer (HTTP ${viaFloor.status})` };
+      }
     }
   }
   return { targets, streamTargets, checks };
@@ -306,16 +314,28 @@ function checkUpstreamRequest(name: CaseName, text: string, stream: boolean): st
 
 // --- measurement: every target in turn, round by round, so drift in machine load hits all alike ---
 
-async function measureCase(targets: PreparedTargets, streamTargets: PreparedTargets) {
-  const list = (t: PreparedTargets) => [t.direct, ...t.runtimes.flatMap((r) => [r.floor, r.gateway])];
+async function measureCase(targets: PreparedTargets, streamTargets: PreparedTargets, running: RunningWorker[]) {
+  const list = (t: PreparedTargets) => [t.direct, ...t.runtimes.flatMap((r) => [r.floor, ...(r.jsRelay ? [r.jsRelay] : []), r.gateway])];
   const rotate = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]);
+  // The workerd processes serving a target (none for the mock called directly), for its CPU per request.
+  const workerOf = (t: Target) => running.find((w) => t.label.startsWith(`${w.runtime} ${w.worker}`));
+  const cpu = new Map<string, number>();
+  const timed = async (t: Target, count: number, samples: Samples) => {
+    const worker = workerOf(t);
+    const before = worker ? cpuMicros(worker.pids().workerd) : 0;
+    await sequential(t, count, samples);
+    if (worker) cpu.set(t.label, (cpu.get(t.label) ?? 0) + cpuMicros(worker.pids().workerd) - before);
+  };
+  const perRequest = (label: string, s: Samples) => (cpu.has(label) ? cpu.get(label)! / (s.total.length + s.errors) : NaN);
 
   const plain = list(targets);
   for (const t of plain) await sequential(t, PLAN.seqWarm);
   const seq = new Map(plain.map((t) => [t.label, emptySamples()]));
   for (let r = 0; r < PLAN.rounds; r++) {
-    for (const t of rotate(plain, r)) await sequential(t, Math.ceil(PLAN.seqCount / PLAN.rounds), seq.get(t.label));
+    for (const t of rotate(plain, r)) await timed(t, Math.ceil(PLAN.seqCount / PLAN.rounds), seq.get(t.label)!);
   }
+  const seqCpu = new Map([...seq].map(([label, s]) => [label, perRequest(label, s)]));
+  cpu.clear();
 
   const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0, cpuSeconds: 0 }]));
   for (const t of plain) await concurrent(t, CONCURRENCY, PLAN.concWarmMs);
@@ -333,18 +353,18 @@ async function measureCase(targets: PreparedTargets, streamTargets: PreparedTarg
   for (const t of streaming) await sequential(t, PLAN.streamWarm);
   const str = new Map(streaming.map((t) => [t.label, emptySamples()]));
   for (let r = 0; r < PLAN.rounds; r++) {
-    for (const t of rotate(streaming, r)) await sequential(t, Math.ceil(PLAN.streamCount / PLAN.rounds), str.get(t.label));
+    for (const t of rotate(streaming, r)) await timed(t, Math.ceil(PLAN.streamCount / PLAN.rounds), str.get(t.label)!);
   }
 
   const stats = summarize;
   return {
     runtimes: targets.runtimes.map((r) => r.runtime),
-    sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
+    sequential: Object.fromEntries([...seq].map(([label, s]) => [label, { ...stats(s, 'total'), cpuMicros: seqCpu.get(label)! }])),
     concurrent: Object.fromEntries(
       [...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds, benchCpu: c.cpuSeconds / c.seconds }]),
     ),
     stream: Object.fromEntries(
-      [...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total'), reads: percentile(s.reads, 50) }]),
+      [...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total'), reads: percentile(s.reads, 50), cpuMicros: perRequest(label, s) }]),
     ),
   };
 }

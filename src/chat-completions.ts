@@ -3,6 +3,7 @@ import { assertModelAllowed } from './auth/gateway-keys';
 import type { AppEnv, Env } from './env';
 import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
+import { onPremChatCompletion } from './providers/onprem/pass-through';
 import { callTarget } from './routing/call-target';
 import { catalogFor, type Route } from './routing/catalog';
 import { IsolateCooldownStore, type CooldownStore } from './routing/cooldown';
@@ -23,10 +24,24 @@ const limit = (value: string | undefined, fallback: number) => {
 /** POST /v1/chat/completions */
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const env = c.env;
-  const text = await readBodyText(c.req.raw, limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
+  const maxBodyBytes = limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES);
   const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
+  // A name served by one on-prem model: the body streams through to its engine unparsed (providers/onprem/pass-through.ts).
+  const onprem = await onPremChatCompletion(c.req.raw, {
+    env,
+    maxBodyBytes,
+    maxImageBytes,
+    route: (model) => routeFor(env, model),
+    authorize: (model) => {
+      c.get('meter')?.named(model);
+      assertModelAllowed(c.get('gatewayKey'), model);
+    },
+  });
+  if (onprem instanceof Response) return onprem;
+  const text = await readBodyText(onprem, maxBodyBytes);
   const request = parseChatRequest(text, { maxImageBytes });
   assertModelAllowed(c.get('gatewayKey'), request.model);
+  c.get('meter')?.begin(request); // usage accounting (usage/meter.ts): may ask a stream for its usage chunk
 
   const route = routeFor(env, request.model);
   if (!route) throw modelNotFound(request.model);
@@ -50,6 +65,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     sleep: abortableSleep,
   });
 
+  c.get('meter')?.served(deployment.target, deployment.label, result);
   const headers = new Headers({ 'x-request-id': c.get('requestId'), ...routingHeaders(deployment.label, attempts.length) });
   if (notes.dropped.length) headers.set('x-switchboard-dropped-params', notes.dropped.join(', '));
   if (notes.adapted.length) headers.set('x-switchboard-adapted', notes.adapted.join(', '));

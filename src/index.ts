@@ -2,10 +2,13 @@ import { Hono } from 'hono';
 import { admin } from './auth/admin';
 import { requireGatewayKey } from './auth/gateway-keys';
 import { chatCompletions } from './chat-completions';
+import { me } from './auth/me';
+import { meterChatCompletions } from './usage/meter';
 import type { AppEnv } from './env';
 import { GatewayError, errorResponse } from './openai/errors';
 import { listModels } from './models';
 import { handleAgentConnect } from './tunnel/agent-connect';
+import { handleAgentCredentialConnect } from './credentials/agent-credential-connect';
 
 const app = new Hono<AppEnv>();
 
@@ -27,9 +30,12 @@ app.use('*', async (c, next) => {
 app.get('/health', (c) => c.json({ ok: true }));
 // Agents carry an agent token, not a gateway key: their route comes before the key check.
 app.get('/v1/agent/connect', (c) => handleAgentConnect(c.req.raw, c.env));
+app.get('/v1/agent/credentials', (c) => handleAgentCredentialConnect(c.req.raw, c.env));
 // Authorized by ADMIN_TOKEN, never by a gateway key (auth/admin.ts).
 app.route('/admin', admin);
 app.use('/v1/*', requireGatewayKey);
+app.use('/v1/chat/completions', meterChatCompletions);
+app.get('/v1/me', me);
 app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);
 // A known path with the wrong method: say which method it takes rather than "unknown endpoint".
@@ -59,3 +65,5 @@ app.onError((error, c) => {
 export default app;
 export { DeploymentHealth } from './routing/deployment-health';
 export { OnPremModel } from './tunnel/model-object';
+export { KeyLimiter } from './auth/key-limiter';
+export { AgentCredential } from './credentials/agent-credential';

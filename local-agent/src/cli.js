@@ -11,6 +11,7 @@ import { createAgentServer } from './server.js';
 import { Supervisor, formatMs } from './supervisor.js';
 import { commandLine, isAlive, leftoverGroups, terminateGroup } from './process-group.js';
 import { TunnelClient } from './tunnel.js';
+import { CredentialBroker, azureCliCredential } from './credential-broker.js';
 
 const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -24,7 +25,9 @@ Usage:
   switchboard-agent --help
 
 start     starts every replica in the config, restarts them when they die, and runs
-          until SIGINT / SIGTERM, which stops every engine process group.
+          until SIGINT / SIGTERM, which stops every engine process group. SIGHUP
+          re-reads the config's models: added ones start, removed or changed ones
+          stop, unchanged ones keep running.
           --listen HOST:PORT also serves the pools as an OpenAI-compatible endpoint
           (POST /v1/chat/completions, GET /v1/models), e.g. --listen 127.0.0.1:8000.
 status    shows the replicas of a running agent (state, port, GPUs, loading time,
@@ -159,31 +162,93 @@ async function start(config, flags) {
   supervisor.start();
   writeStatus();
 
-  const tunnels = config.gateway
-    ? [...pools.values()].map((pool) => {
-        const tunnel = new TunnelClient(pool, {
-          url: config.gateway.url,
-          token,
-          engine: pool.replicas[0].model.engine,
-          capacity: pool.replicas.length,
-          agentName: config.gateway.name,
-          heartbeatMs: config.gateway.heartbeatMs,
-          reconnectInitialMs: config.gateway.reconnectInitialMs,
-          reconnectMaxMs: config.gateway.reconnectMaxMs,
-          log,
-        });
-        // Dial the gateway once the pool can serve, so requests are not sent to a pool still loading.
-        const startWhenReady = () => {
-          if (pool.readyCount > 0) {
-            supervisor.off('change', startWhenReady);
-            tunnel.start();
-          }
-        };
-        supervisor.on('change', startWhenReady);
-        startWhenReady();
-        return tunnel;
-      })
-    : [];
+  /** @type {Map<string, TunnelClient>} one per pool, by model name */
+  const tunnels = new Map();
+  const openTunnel = (pool) => {
+    const tunnel = new TunnelClient(pool, {
+      url: config.gateway.url,
+      token,
+      engine: pool.replicas[0].model.engine,
+      agentName: config.gateway.name,
+      heartbeatMs: config.gateway.heartbeatMs,
+      reconnectInitialMs: config.gateway.reconnectInitialMs,
+      reconnectMaxMs: config.gateway.reconnectMaxMs,
+      log,
+    });
+    // Dial the gateway once the pool can serve, so requests are not sent to a pool still
+    // loading; after that, tell it whenever the number of ready replicas changes.
+    let started = false;
+    const onChange = () => {
+      if (started) tunnel.updateCapacity();
+      else if (pool.readyCount > 0) {
+        started = true;
+        tunnel.start();
+      }
+    };
+    supervisor.on('change', onChange);
+    tunnel.detach = () => supervisor.off('change', onChange);
+    onChange();
+    tunnels.set(pool.name, tunnel);
+  };
+  if (config.gateway) for (const pool of pools.values()) openTunnel(pool);
+
+  /**
+   * SIGHUP: the config file again. Replicas whose settings are unchanged keep running;
+   * changed and removed ones are stopped as on shutdown, added ones started; a removed
+   * model's tunnel closes, so the gateway no longer lists it from this agent. Only
+   * `models` (and `gpus`) are reloaded: other settings take a restart.
+   */
+  const reload = async () => {
+    let next;
+    let nextPlans;
+    try {
+      next = loadConfig(flags.config);
+      nextPlans = planReplicas({ ...next, gpus: next.gpus ?? config.gpus }, boxGpus);
+    } catch (error) {
+      log(`SIGHUP: ${flags.config} not applied, the agent runs on as it was:\n${error.message}`);
+      return;
+    }
+    const { added, removed } = await supervisor.apply(nextPlans);
+    const names = new Set(supervisor.modelNames);
+    for (const [name, pool] of pools) {
+      if (names.has(name)) continue;
+      const tunnel = tunnels.get(name);
+      tunnel?.detach();
+      tunnel?.close();
+      tunnels.delete(name);
+      pools.delete(name);
+      pool.close();
+    }
+    for (const name of names) {
+      const pool = pools.get(name);
+      if (pool) pool.replicas = supervisor.pool(name);
+      else {
+        const created = new Pool(name, supervisor.pool(name));
+        pools.set(name, created);
+        if (config.gateway) openTunnel(created);
+      }
+    }
+    writeStatus();
+    log(`SIGHUP: reloaded ${flags.config}: ${added.length} replica(s) started${added.length ? ` (${added.map((r) => r.id).join(', ')})` : ''}, ${removed.length} stopped${removed.length ? ` (${removed.map((r) => r.id).join(', ')})` : ''}; serving ${[...pools.keys()].join(', ') || 'nothing'}`);
+  };
+
+  // Azure CLI logins this box brokers for the gateway (credential-broker.js).
+  const brokers = [];
+  for (const c of config.azureCredentials) {
+    const broker = new CredentialBroker({
+      name: c.name,
+      url: config.gateway.url,
+      token,
+      host: config.gateway.name,
+      credential: await azureCliCredential({ tenantId: c.tenantId, subscription: c.subscription }),
+      heartbeatMs: config.gateway.heartbeatMs,
+      reconnectInitialMs: config.gateway.reconnectInitialMs,
+      reconnectMaxMs: config.gateway.reconnectMaxMs,
+      log,
+    });
+    broker.start();
+    brokers.push(broker);
+  }
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -192,7 +257,8 @@ async function start(config, flags) {
       stopping = true;
       log(`${why}: stopping all engines`);
       clearInterval(statusTimer);
-      for (const tunnel of tunnels) tunnel.close();
+      for (const tunnel of tunnels.values()) tunnel.close();
+      for (const broker of brokers) broker.close();
       server?.close();
       server?.closeAllConnections?.();
       await supervisor.stop();
@@ -201,6 +267,10 @@ async function start(config, flags) {
       log('stopped');
       resolve(code);
     };
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      if (!stopping) reloading = reloading.then(reload);
+    });
     for (const signal of ['SIGINT', 'SIGTERM']) {
       process.on(signal, () => {
         if (stopping) {
@@ -214,7 +284,7 @@ async function start(config, flags) {
     // Nothing left that could serve: say so and exit rather than idle.
     supervisor.on('change', () => {
       const states = supervisor.replicas.map((r) => r.state);
-      if (!stopping && states.every((s) => s === 'failed' || s === 'crash-loop')) void shutdown(1, 'every replica failed');
+      if (!stopping && states.length > 0 && states.every((s) => s === 'failed' || s === 'crash-loop')) void shutdown(1, 'every replica failed');
     });
   });
 }

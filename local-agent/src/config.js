@@ -45,6 +45,12 @@ export class ConfigError extends Error {
  * @property {number} readyPollMs
  * @property {GatewayConfig|null} gateway
  * @property {ModelConfig[]} models
+ * @property {AzureCredentialConfig[]} azureCredentials
+ *
+ * @typedef {object} AzureCredentialConfig
+ * @property {string} name            the gateway's `auth = "agent:NAME"`
+ * @property {string|null} tenantId
+ * @property {string|null} subscription
  *
  * @typedef {object} GatewayConfig
  * @property {string} url            ws:// or wss:// base URL of the gateway
@@ -72,7 +78,7 @@ const MODEL_KEYS = new Set([
   'name', 'engine', 'model', 'tp', 'tensor_parallel', 'replicas', 'base_port', 'ports', 'host', 'args', 'command',
   'binary', 'env', 'gpus', 'readiness_timeout', 'merge_consecutive_roles',
 ]);
-const TOP_KEYS = new Set(['gpus', 'state_dir', 'listen', 'restart', 'health', 'stop_grace', 'ready_poll', 'models', 'gateway']);
+const TOP_KEYS = new Set(['gpus', 'state_dir', 'listen', 'restart', 'health', 'stop_grace', 'ready_poll', 'models', 'gateway', 'azure_credentials']);
 
 /**
  * Validates a parsed YAML document.
@@ -114,9 +120,14 @@ export function validateConfig(doc, options = {}) {
   const readyPollMs = duration(doc.ready_poll, 'ready_poll', 1000, problems);
   const gateway = doc.gateway === undefined ? null : validateGateway(doc.gateway, problems);
 
+  const azureCredentials = validateAzureCredentials(doc.azure_credentials, gateway, problems);
+
   /** @type {ModelConfig[]} */
   const models = [];
-  if (!Array.isArray(doc.models) || doc.models.length === 0) {
+  // A box that only brokers an `az login` for the gateway serves no model.
+  if ((doc.models === undefined || (Array.isArray(doc.models) && doc.models.length === 0)) && azureCredentials.length > 0) {
+    // nothing to serve
+  } else if (!Array.isArray(doc.models) || doc.models.length === 0) {
     problems.push('models: must be a non-empty list of models to serve');
   } else {
     const names = new Map();
@@ -130,7 +141,39 @@ export function validateConfig(doc, options = {}) {
   }
 
   if (problems.length) throw new ConfigError(problems);
-  return { gpus, stateDir, listen, restart, health, stopGraceMs, readyPollMs, gateway, models };
+  return { gpus, stateDir, listen, restart, health, stopGraceMs, readyPollMs, gateway, models, azureCredentials };
+}
+
+const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * azure_credentials: [{ name, tenant_id?, subscription? }]: Azure CLI logins this agent
+ * brokers for the gateway (credential-broker.js); needs `gateway`.
+ * @returns {AzureCredentialConfig[]}
+ */
+function validateAzureCredentials(list, gateway, problems) {
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.push('azure_credentials: must be a list like [{ name: lab-azure }]');
+    return [];
+  }
+  if (gateway === null) problems.push('azure_credentials: needs a gateway section (the agent hands the tokens to the gateway)');
+  const out = [];
+  const seen = new Set();
+  list.forEach((c, i) => {
+    const at = `azure_credentials[${i}]`;
+    if (!isObject(c)) return problems.push(`${at}: must be a mapping like { name: lab-azure }`);
+    for (const key of Object.keys(c)) if (!['name', 'tenant_id', 'subscription'].includes(key)) problems.push(`${at}.${key}: unknown setting (known: name, tenant_id, subscription)`);
+    if (typeof c.name !== 'string' || !CREDENTIAL_NAME.test(c.name)) {
+      return problems.push(`${at}.name: required: the credential's name in the gateway's \`auth = "agent:NAME"\` (letters, digits, . _ -; got ${show(c.name)})`);
+    }
+    if (seen.has(c.name)) problems.push(`${at}.name: "${c.name}" is listed twice`);
+    seen.add(c.name);
+    if (c.tenant_id !== undefined && (typeof c.tenant_id !== 'string' || !/^[A-Za-z0-9.-]+$/.test(c.tenant_id))) problems.push(`${at}.tenant_id: must be a tenant id or domain (got ${show(c.tenant_id)})`);
+    if (c.subscription !== undefined && (typeof c.subscription !== 'string' || !/^[A-Za-z0-9 ._()-]+$/.test(c.subscription))) problems.push(`${at}.subscription: must be a subscription name or id (got ${show(c.subscription)})`);
+    out.push({ name: c.name, tenantId: c.tenant_id ?? null, subscription: c.subscription ?? null });
+  });
+  return out;
 }
 
 /** @returns {GatewayConfig|null} */

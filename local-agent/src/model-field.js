@@ -1,10 +1,12 @@
 // Finds the top-level "model" of a JSON request body as its bytes stream in, so the
-// agent can pick a pool without holding the whole body (a 20 MB request with images
-// is forwarded chunk by chunk once the model is known).
+// agent (and the gateway, for on-prem models) can pick a pool without holding the whole
+// body (a 20 MB request with images is forwarded chunk by chunk once the model is known).
+// Plain JavaScript with no Node built-ins: the Worker bundles it too.
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
 const OPEN_OBJ = 0x7b, OPEN_ARR = 0x5b, CLOSE_OBJ = 0x7d, CLOSE_ARR = 0x5d;
 const MAX_CAPTURE = 1024;
+const decoder = new TextDecoder();
 
 export class ModelFieldScanner {
   depth = 0;
@@ -17,10 +19,31 @@ export class ModelFieldScanner {
   key = null;
   /** undefined: not known yet; string: the model; null: the body has no usable "model". */
   result = undefined;
+  /** Bytes seen so far. */
+  offset = 0;
+  /** Where the model's value (its quotes included) starts and ends in the body, once found: to replace it. */
+  valueStart = -1;
+  valueEnd = -1;
+  stringStart = -1;
 
   /** @param {Uint8Array} chunk @returns {string|null|undefined} */
   feed(chunk) {
-    for (let i = 0; i < chunk.length && this.result === undefined; i++) this.step(chunk[i]);
+    let i = 0;
+    while (i < chunk.length && this.result === undefined) {
+      if (this.inString && !this.capturing && !this.escape) {
+        // Inside a string that is not kept (a message, a base64 image): jump to its end.
+        const quote = chunk.indexOf(QUOTE, i);
+        const end = quote < 0 ? chunk.length : quote;
+        const backslash = chunk.subarray(i, end).indexOf(BACKSLASH);
+        const next = backslash < 0 ? end : i + backslash;
+        this.offset += next - i;
+        i = next;
+        if (i === chunk.length) break;
+      }
+      this.step(chunk[i]);
+      this.offset++;
+      i++;
+    }
     return this.result;
   }
 
@@ -50,6 +73,7 @@ export class ModelFieldScanner {
     if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) return;
     if (b === QUOTE) {
       this.inString = true;
+      this.stringStart = this.offset;
       this.bytes = [];
       this.capturing = this.depth === 1 && this.expectKey ? 'key' : this.depth === 1 && this.wantValue ? 'value' : null;
       if (this.depth === 1 && this.wantValue && !this.capturing) this.result = null;
@@ -72,13 +96,15 @@ export class ModelFieldScanner {
   }
 
   finishString() {
-    const text = Buffer.from(this.bytes).toString('utf8');
+    const text = decoder.decode(new Uint8Array(this.bytes));
     if (this.capturing === 'key') {
       this.key = text;
       this.expectKey = false;
     } else if (this.capturing === 'value') {
       try {
         this.result = JSON.parse(`"${text}"`);
+        this.valueStart = this.stringStart;
+        this.valueEnd = this.offset + 1;
       } catch {
         this.result = null;
       }

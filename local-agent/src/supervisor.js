@@ -329,6 +329,11 @@ export function formatMs(ms) {
   return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/** What makes a replica the same across a reload: its id, port, GPUs and its model's settings. */
+function planKey(plan) {
+  return JSON.stringify([plan.id, plan.port, plan.gpus, plan.model]);
+}
+
 /** All replicas of all models, and the status file `switchboard-agent status` reads. */
 export class Supervisor extends EventEmitter {
   /**
@@ -339,24 +344,50 @@ export class Supervisor extends EventEmitter {
   constructor(plans, config, options = {}) {
     super();
     this.config = config;
-    const log = options.log ?? ((line) => console.error(`[switchboard-agent] ${line}`));
-    this.replicas = plans.map(
-      (plan) =>
-        new Replica(plan, {
-          logDir: join(config.stateDir, 'logs'),
-          restart: config.restart,
-          health: config.health,
-          stopGraceMs: config.stopGraceMs,
-          readyPollMs: config.readyPollMs,
-          log,
-          env: options.env,
-        }),
-    );
-    for (const r of this.replicas) r.on('state', () => this.emit('change', r));
+    this.options = options;
+    this.log = options.log ?? ((line) => console.error(`[switchboard-agent] ${line}`));
+    this.replicas = plans.map((plan) => this.createReplica(plan));
+  }
+
+  /** @param {import('./plan.js').ReplicaPlan} plan */
+  createReplica(plan) {
+    const { config } = this;
+    const replica = new Replica(plan, {
+      logDir: join(config.stateDir, 'logs'),
+      restart: config.restart,
+      health: config.health,
+      stopGraceMs: config.stopGraceMs,
+      readyPollMs: config.readyPollMs,
+      log: this.log,
+      env: this.options.env,
+    });
+    replica.on('state', () => this.emit('change', replica));
+    return replica;
   }
 
   start() {
     for (const r of this.replicas) r.start();
+  }
+
+  /**
+   * A reloaded configuration's replicas: those whose plan is unchanged (same model
+   * settings, port and GPUs) keep running untouched; the others are stopped (SIGTERM to
+   * their process group, SIGKILL after the grace period, as on shutdown) before the new
+   * ones start, so ports and GPUs are free for them.
+   * @param {import('./plan.js').ReplicaPlan[]} plans
+   * @returns {Promise<{added: Replica[], removed: Replica[], kept: Replica[]}>}
+   */
+  async apply(plans) {
+    const current = new Map(this.replicas.map((r) => [planKey(r.plan), r]));
+    const wanted = new Set(plans.map(planKey));
+    const removed = this.replicas.filter((r) => !wanted.has(planKey(r.plan)));
+    const kept = this.replicas.filter((r) => wanted.has(planKey(r.plan)));
+    const added = plans.filter((p) => !current.has(planKey(p))).map((p) => this.createReplica(p));
+    this.replicas = [...kept, ...added].sort((a, b) => plans.findIndex((p) => p.id === a.id) - plans.findIndex((p) => p.id === b.id));
+    await Promise.all(removed.map((r) => r.stop()));
+    for (const r of added) r.start();
+    this.emit('change', null);
+    return { added, removed, kept };
   }
 
   /** Replicas of one model. */

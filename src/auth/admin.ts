@@ -1,10 +1,13 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
 import { GatewayError, errorResponse } from '../openai/errors';
-import { parseCreateKeyRequest } from './admin-requests';
+import { adminAgentTokens } from './admin-agent-tokens';
+import { parseUsageQuery } from '../usage/usage-query';
+import { usageGroups } from '../usage/usage-store';
+import { parseCreateKeyRequest, parseUpdateKeyRequest } from './admin-requests';
 import { presentedKey, timingSafeEqual } from './gateway-keys';
 import { sha256 } from './key-format';
-import { createKey, getKey, listKeys, revokeKey } from './key-store';
+import { createKey, getKey, listKeys, query, revokeKey, rotateKey, updateKey } from './key-store';
 
 // The admin API under /admin, authorized by the ADMIN_TOKEN secret only: a gateway key is
 // never an admin credential. Without ADMIN_TOKEN the admin API does not exist (404), so an
@@ -43,6 +46,7 @@ const keyNotFound = (id: string) => new GatewayError(404, `No gateway key with i
 
 export const admin = new Hono<AppEnv>();
 admin.use('*', requireAdminToken);
+admin.route('/agent-tokens', adminAgentTokens);
 
 admin.post('/keys', async (c) => {
   const request = parseCreateKeyRequest(await c.req.text(), Date.now());
@@ -62,4 +66,23 @@ admin.post('/keys/:id/revoke', async (c) => {
   const key = await revokeKey(database(c.env), c.req.param('id'), new Date());
   if (!key) throw keyNotFound(c.req.param('id'));
   return c.json({ object: 'gateway_key', ...key });
+});
+
+admin.patch('/keys/:id', async (c) => {
+  const update = parseUpdateKeyRequest(await c.req.text(), Date.now());
+  const key = await updateKey(database(c.env), c.req.param('id'), update);
+  if (!key) throw keyNotFound(c.req.param('id'));
+  return c.json({ object: 'gateway_key', ...key });
+});
+
+admin.post('/keys/:id/rotate', async (c) => {
+  const key = await rotateKey(database(c.env), c.req.param('id'));
+  if (!key) throw keyNotFound(c.req.param('id'));
+  return c.json({ object: 'gateway_key', ...key }, 200, { 'cache-control': 'no-store' });
+});
+
+admin.get('/usage', async (c) => {
+  const { filter, groupBy } = parseUsageQuery(new URL(c.req.url).searchParams, Date.now());
+  const data = await query(() => usageGroups(database(c.env), filter, groupBy));
+  return c.json({ object: 'list', group_by: groupBy, since: filter.since, until: filter.until ?? null, data });
 });

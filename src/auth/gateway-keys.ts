@@ -64,7 +64,7 @@ export const requireGatewayKey: MiddlewareHandler<AppEnv> = async (c, next) => {
           ? 'This gateway key has expired.'
           : null;
     if (refused) return errorResponse(unauthorized(refused), { 'www-authenticate': 'Bearer' });
-    c.set('gatewayKey', { id: stored!.id, models: stored!.models });
+    c.set('gatewayKey', { id: stored!.id, name: stored!.name, models: stored!.models, limits: stored!.limits });
     ok = true;
   }
   if (!ok) return errorResponse(unauthorized('Invalid gateway key.'), { 'www-authenticate': 'Bearer' });

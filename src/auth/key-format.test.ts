@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isStoredKeyFormat, KEY_PREFIX, keyHash, newGatewayKey, newKeyId, toHex } from './key-format';
+import { AGENT_TOKEN_PREFIX, isAgentTokenFormat, isStoredKeyFormat, KEY_PREFIX, keyHash, newAgentToken, newAgentTokenId, newGatewayKey, newKeyId, toHex } from './key-format';
 
 describe('newGatewayKey', () => {
   const bytes = (fill: number) => new Uint8Array(32).fill(fill);
@@ -55,5 +55,35 @@ describe('ids', () => {
   it('newKeyId is key_ and 24 hex digits', () => {
     expect(newKeyId(new Uint8Array(12).fill(0x0f))).toBe(`key_${'0f'.repeat(12)}`);
     expect(newKeyId()).toMatch(/^key_[0-9a-f]{24}$/);
+  });
+});
+
+describe('agent tokens', () => {
+  const good = newAgentToken(new Uint8Array(32).fill(7));
+  it('newAgentToken: sb-agent- and 32 bytes as base64url', () => {
+    expect(newAgentToken(new Uint8Array(32))).toBe(`sb-agent-${'A'.repeat(43)}`);
+    expect(newAgentToken(new Uint8Array(32).fill(0xff))).toBe(`sb-agent-${'_'.repeat(42)}8`);
+    const fresh = newAgentToken();
+    expect(fresh.startsWith(AGENT_TOKEN_PREFIX)).toBe(true);
+    expect(fresh).not.toBe(newAgentToken());
+    expect(() => newAgentToken(new Uint8Array(31))).toThrow();
+  });
+
+  const cases: [name: string, token: string, expected: boolean][] = [
+    ['a generated token', good, true],
+    ['a gateway key is not an agent token', newGatewayKey(new Uint8Array(32).fill(7)), false],
+    ['an AGENT_TOKENS-style token', 'agent-token-for-tests', false],
+    ['the prefix only', 'sb-agent-', false],
+    ['one character short', good.slice(0, -1), false],
+    ['one character long', `${good}A`, false],
+    ['upper-case prefix', good.replace('sb-agent-', 'SB-AGENT-'), false],
+  ];
+  it.each(cases)('isAgentTokenFormat: %s → %s', (_name, token, expected) => expect(isAgentTokenFormat(token)).toBe(expected));
+
+  it('a gateway key is not of the agent-token format, nor the reverse', () => expect(isStoredKeyFormat(good)).toBe(false));
+
+  it('newAgentTokenId is atk_ and 24 hex digits', () => {
+    expect(newAgentTokenId(new Uint8Array(12).fill(0xa0))).toBe(`atk_${'a0'.repeat(12)}`);
+    expect(newAgentTokenId()).toMatch(/^atk_[0-9a-f]{24}$/);
   });
 });

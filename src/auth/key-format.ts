@@ -42,3 +42,25 @@ export async function sha256(text: string): Promise<Uint8Array> {
 export async function keyHash(key: string): Promise<string> {
   return toHex(await sha256(key));
 }
+
+// Agent tokens (local-agents dialling the tunnel) are made the same way with their own
+// prefix, so a leaked one is recognizably an agent token, never mistaken for a gateway key.
+
+export const AGENT_TOKEN_PREFIX = 'sb-agent-';
+const AGENT_TOKEN_PATTERN = /^sb-agent-[A-Za-z0-9_-]{43}$/;
+
+/** A new agent token: `sb-agent-` + 32 random bytes as base64url (43 characters). */
+export function newAgentToken(random: Uint8Array = crypto.getRandomValues(new Uint8Array(32))): string {
+  if (random.length !== 32) throw new Error('an agent token takes 32 random bytes');
+  return AGENT_TOKEN_PREFIX + base64url(random);
+}
+
+/** Whether a presented token has the shape of a stored agent token (others are never looked up in D1). */
+export function isAgentTokenFormat(token: string): boolean {
+  return AGENT_TOKEN_PATTERN.test(token);
+}
+
+/** A public id for an agent token: `atk_` + 12 random bytes as hex. */
+export function newAgentTokenId(random: Uint8Array = crypto.getRandomValues(new Uint8Array(12))): string {
+  return `atk_${toHex(random)}`;
+}

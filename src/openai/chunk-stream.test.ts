@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { readFirstEvent } from './chunk-stream';
+import { openAIChunkStream, readFirstEvent, type StreamTranslator } from './chunk-stream';
+import { chunk, errorChunk } from './chunks';
+import { GatewayError } from './errors';
+import { parseSse, type SseEvent } from './sse';
+import { SseEventSource } from './sse-event-source';
 
 async function* events(values: number[], fail?: Error) {
   for (const v of values) yield v;
@@ -43,5 +47,96 @@ describe('readFirstEvent', () => {
     expect((await it.next()).value).toBe(1);
     await it.return?.();
     expect(closed).toBe(true);
+  });
+});
+
+describe('openAIChunkStream', () => {
+  const encoder = new TextEncoder();
+  const meta = { id: 'chatcmpl-1', created: 1, model: 'm' };
+  // Each number n → one content chunk "n"; 0 → nothing (like a ping); onEnd → a usage-free final chunk.
+  const translator: StreamTranslator<number> = {
+    onEvent: (n) => (n === 0 ? [] : [chunk(meta, [{ index: 0, delta: { content: String(n) }, logprobs: null, finish_reason: null }])]),
+    onEnd: () => [chunk(meta, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }])],
+    errorChunk: (error) => errorChunk(meta, error),
+  };
+  const toGatewayError = (error: unknown) => new GatewayError(502, String((error as Error).message), 'upstream_error', null, 'upstream_error');
+  // One chunk per read; then the end, or `fail`.
+  const body = (chunks: string[], fail?: Error) => {
+    let i = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(encoder.encode(chunks[i++]));
+        else if (fail) controller.error(fail);
+        else controller.close();
+      },
+    });
+  };
+  const decode = (e: SseEvent) => {
+    if (e.data === 'bad') throw new Error('bad event');
+    return Number(e.data);
+  };
+  const sources = {
+    'decoded SSE (SseEventSource)': (chunks: string[], fail?: Error) => new SseEventSource(parseSse(body(chunks, fail)), decode),
+    'an async iterator': (chunks: string[], fail?: Error) => {
+      const source = new SseEventSource(parseSse(body(chunks, fail)), decode);
+      return { next: () => source.next(), return: () => source.return() } as AsyncIterator<number>;
+    },
+  };
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    const reader = stream.getReader();
+    const pieces: string[] = [];
+    const decoder = new TextDecoder();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) pieces.push(decoder.decode(r.value));
+    return pieces;
+  };
+  const contents = (text: string) =>
+    text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)))
+      .map((c) => c.error?.message ?? c.choices[0]?.delta.content ?? c.choices[0]?.finish_reason);
+
+  for (const [name, make] of Object.entries(sources)) {
+    describe(`from ${name}`, () => {
+      it('translates every event, skips empty ones, and ends with the end chunks and [DONE]', async () => {
+        const pieces = await read(openAIChunkStream(make(['data: 1\n\ndata: 0\n\n', 'data: 2\n\n', 'data: 3\n\n']), translator, toGatewayError, () => {}));
+        const all = pieces.join('');
+        expect(contents(all)).toEqual(['1', '2', '3', 'stop']);
+        expect(all.endsWith('data: [DONE]\n\n')).toBe(true);
+      });
+
+      it('an event that fails after others: those are sent, then the error chunk and [DONE]; the upstream is aborted', async () => {
+        let aborted = false;
+        const all = (await read(openAIChunkStream(make(['data: 1\n\ndata: 2\n\ndata: bad\n\ndata: 3\n\n']), translator, toGatewayError, () => (aborted = true)))).join('');
+        expect(contents(all)).toEqual(['1', '2', 'bad event']);
+        expect(all.endsWith('data: [DONE]\n\n')).toBe(true);
+        expect(aborted).toBe(true);
+      });
+
+      it('a read that fails mid-stream ends with the error chunk', async () => {
+        const all = (await read(openAIChunkStream(make(['data: 1\n\n'], new Error('connection reset')), translator, toGatewayError, () => {}))).join('');
+        expect(contents(all)).toEqual(['1', 'connection reset']);
+      });
+
+      it('a client that cancels aborts the upstream', async () => {
+        let aborted = false;
+        const stream = openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), translator, toGatewayError, () => (aborted = true));
+        const reader = stream.getReader();
+        await reader.read();
+        await reader.cancel();
+        expect(aborted).toBe(true);
+      });
+    });
+  }
+
+  it('decoded SSE: the events of one read go out as one chunk', async () => {
+    const pieces = await read(openAIChunkStream(sources['decoded SSE (SseEventSource)'](['data: 1\n\ndata: 2\n\ndata: 3\n\n', 'data: 4\n\n']), translator, toGatewayError, () => {}));
+    expect(pieces.map(contents)).toEqual([['1', '2', '3'], ['4'], ['stop']]);
+  });
+
+  it('an upstream silent for the idle limit ends with upstream_stalled', async () => {
+    const silent = new SseEventSource(parseSse(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode('data: 1\n\n')) })), decode);
+    const all = (await read(openAIChunkStream(silent, translator, toGatewayError, () => {}, { ms: 30, provider: 'Mock' }))).join('');
+    expect(contents(all)).toEqual(['1', 'Mock sent nothing for 0.03 s; the stream was abandoned.']);
   });
 });

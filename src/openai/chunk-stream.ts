@@ -1,5 +1,7 @@
-import { GatewayError, streamStalled, withinMs } from './errors';
+import { GatewayError, streamStalled } from './errors';
+import { idleWatch } from './idle-watch';
 import { SSE_DONE, sseData } from './sse';
+import { SseEventSource } from './sse-event-source';
 import type { ChatCompletionChunk } from './types';
 
 const encoder = new TextEncoder();
@@ -30,38 +32,74 @@ export function openAIChunkStream<E>(
   idle: { ms: number; provider: string } = { ms: 0, provider: 'the upstream' },
 ): ReadableStream<Uint8Array> {
   let finished = false;
+  const watch = idleWatch(idle.ms, () => streamStalled(idle.provider, idle.ms));
+  /** Translated and not yet enqueued (sent before the error chunk if a later event fails). */
+  let text = '';
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
+    finished = true;
+    watch.stop();
+    const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
+    controller.enqueue(encoder.encode(text + sseData(translator.errorChunk(gatewayError)) + SSE_DONE));
+    text = '';
+    controller.close();
+    abortUpstream();
+  };
+  const end = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    for (const chunk of translator.onEnd()) text += sseData(chunk);
+    finished = true;
+    watch.stop();
+    controller.enqueue(encoder.encode(text + SSE_DONE));
+    text = '';
+    controller.close();
+  };
+
+  // Decoded SSE: every event one read brought is translated and sent as one chunk,
+  // with one promise per read rather than a few per event.
+  let more = true;
+  const pullSse = async (source: SseEventSource<E>, controller: ReadableStreamDefaultController<Uint8Array>) => {
+    try {
+      for (;;) {
+        for (let event = source.shift(); event !== undefined; event = source.shift()) {
+          for (const chunk of translator.onEvent(event)) text += sseData(chunk);
+        }
+        if (!more) return end(controller);
+        if (text) {
+          controller.enqueue(encoder.encode(text));
+          text = '';
+          return;
+        }
+        more = await watch.wait(source.fill());
+      }
+    } catch (error) {
+      fail(controller, error);
+    }
+  };
+
+  const pullEvents = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    try {
+      // Loop until something is sent: events like `ping` translate to nothing.
+      for (;;) {
+        const next = await watch.wait(events.next());
+        if (next.done) return end(controller);
+        for (const chunk of translator.onEvent(next.value)) text += sseData(chunk);
+        if (text) {
+          controller.enqueue(encoder.encode(text));
+          text = '';
+          return;
+        }
+      }
+    } catch (error) {
+      fail(controller, error);
+    }
+  };
+
   return new ReadableStream<Uint8Array>(
     {
-      async pull(controller) {
-        try {
-          // Loop until something is sent: events like `ping` translate to nothing.
-          for (;;) {
-            const next = await withinMs(events.next(), idle.ms, () => streamStalled(idle.provider, idle.ms));
-            const chunks = next.done ? translator.onEnd() : translator.onEvent(next.value);
-            let text = '';
-            for (const chunk of chunks) text += sseData(chunk);
-            if (next.done) {
-              finished = true;
-              controller.enqueue(encoder.encode(text + SSE_DONE));
-              controller.close();
-              return;
-            }
-            if (text) {
-              controller.enqueue(encoder.encode(text));
-              return;
-            }
-          }
-        } catch (error) {
-          finished = true;
-          const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
-          controller.enqueue(encoder.encode(sseData(translator.errorChunk(gatewayError)) + SSE_DONE));
-          controller.close();
-          abortUpstream();
-        }
-      },
+      pull: events instanceof SseEventSource ? (controller) => pullSse(events, controller) : pullEvents,
       cancel() {
         if (finished) return;
         finished = true;
+        watch.stop();
         abortUpstream();
         // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
         Promise.resolve(events.return?.()).catch(() => {});
@@ -79,6 +117,8 @@ export function openAIChunkStream<E>(
  * provider to inspect, and the iterator with it put back in front.
  */
 export async function readFirstEvent<E>(events: AsyncIterator<E>): Promise<{ first: IteratorResult<E>; events: AsyncIterator<E> }> {
+  // Kept as it is (the event put back inside), so openAIChunkStream still drains it without a promise per event.
+  if (events instanceof SseEventSource) return { first: await events.peek(), events };
   const first = await events.next();
   if (first.done) return { first, events };
   let replayed = false;

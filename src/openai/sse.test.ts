@@ -108,6 +108,37 @@ describe('parseSse', () => {
     expect(stream.locked).toBe(false);
   });
 
+  it('hands out every event of one read without reading again (buffered counts them)', async () => {
+    let reads = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        reads++;
+        controller.enqueue(encoder.encode('data: 1\n\ndata: 2\n\ndata: 3\n\n'));
+        controller.close();
+      },
+    });
+    const events = parseSse(stream);
+    expect(events.buffered).toBe(0);
+    expect((await events.next()).value).toEqual(data('1'));
+    expect(events.buffered).toBe(2);
+    expect((await events.next()).value).toEqual(data('2'));
+    expect((await events.next()).value).toEqual(data('3'));
+    expect(events.buffered).toBe(0);
+    expect(reads).toBe(1);
+    expect((await events.next()).done).toBe(true);
+  });
+
+  it('return() during a read releases the reader once that read settles', async () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const events = parseSse(stream);
+    const pending = events.next();
+    await events.return();
+    controller.enqueue(encoder.encode('data: late\n\n'));
+    expect((await pending).done).toBe(true);
+    expect(stream.locked).toBe(false);
+  });
+
   it('propagates a read error to the consumer', async () => {
     let reads = 0;
     const stream = new ReadableStream<Uint8Array>({

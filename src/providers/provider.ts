@@ -1,6 +1,6 @@
 import type { Env } from '../env';
 import type { ChatCompletion, ChatCompletionRequest } from '../openai/types';
-import type { Target } from '../routing/catalog';
+import type { DeploymentOptions, Target } from '../routing/catalog';
 
 /** What a translation changed about the request, reported to the client in headers. */
 export interface RequestNotes {
@@ -49,6 +49,10 @@ export type ProviderResult =
 /** An upstream. Adding one: a folder under providers/ exporting one of these, registered in providers/index.ts. */
 export interface Provider {
   chatCompletion(call: ProviderCall): Promise<ProviderResult>;
-  /** Whether the environment has what this provider needs (credentials), for routing and GET /v1/models. */
-  isConfigured(env: Env): boolean;
+  /**
+   * Whether the environment has what this provider needs (credentials), for routing and
+   * GET /v1/models; with a deployment's options, what that deployment needs (its own
+   * api_key_secret, endpoint, auth).
+   */
+  isConfigured(env: Env, options?: DeploymentOptions): boolean;
 }

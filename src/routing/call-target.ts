@@ -34,7 +34,7 @@ export interface TargetResult {
  */
 export async function callTarget(request: ChatCompletionRequest, target: Target, context: CallContext): Promise<TargetResult> {
   const provider = providers[target.provider];
-  if (!provider.isConfigured(context.env)) {
+  if (!provider.isConfigured(context.env, target.options)) {
     throw new GatewayError(
       503,
       `The model '${target.name}' is served by ${target.provider}, which has no credentials configured on this gateway.`,

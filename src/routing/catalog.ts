@@ -1,3 +1,4 @@
+import { expandCredentials } from '../credentials/expand-credentials';
 import { configError, isPolicyKey, readPolicyOverrides, type RetryPolicy } from './retry-policy';
 
 /** The upstreams the gateway can translate to. Adding one means adding it here and in providers/index.ts. */
@@ -10,8 +11,12 @@ export interface DeploymentOptions {
   api_version?: string;
   /** Azure: the resource endpoint, when this deployment lives in another resource than AZURE_OPENAI_ENDPOINT. */
   endpoint?: string;
-  /** Azure: name of the secret holding that resource's key (default AZURE_OPENAI_API_KEY). */
+  /** Name of the secret holding this deployment's key (default: the provider's, e.g. AZURE_OPENAI_API_KEY). */
   api_key_secret?: string;
+  /** Several keys: one deployment per secret named (credentials/expand-credentials.ts). */
+  api_key_secrets?: string[] | string;
+  /** Azure: "api_key" (default), "entra" (service principal) or "agent:NAME" (token brokered by a local-agent). */
+  auth?: string;
   /** Anthropic: `max_tokens` sent when the client sets none (Claude requires one). */
   default_max_tokens?: number;
   /** Gemini: `safetySettings` for this model. */
@@ -122,9 +127,14 @@ export function buildCatalog(config: ModelsConfig | string | undefined): Catalog
     } else {
       list = [{ ...shared, target: target as string }];
     }
-    const routeDeployments = list.map((d, i) => {
+    const routeDeployments = list.flatMap((d, i) => {
       const at = deployments !== undefined ? `${where}.deployments[${i}]` : where;
-      return parseDeployment(name, d, at, deployments !== undefined ? shared : {});
+      if (typeof d !== 'object' || d === null || Array.isArray(d)) throw configError(`${at} must be a table like { target = "provider/model" }.`);
+      // Shared options first, so that api_key_secrets beside `deployments` expands each of them
+      // (a deployment's own api_key_secret wins over the shared list).
+      const merged = deployments !== undefined ? { ...shared, ...d } : d;
+      if (merged !== d && d.api_key_secret !== undefined && d.api_key_secrets === undefined) delete merged.api_key_secrets;
+      return expandCredentials(merged, at, configError).map((e) => parseDeployment(name, e, at, {}));
     });
     const labels = new Set<string>();
     for (const d of routeDeployments) {
@@ -183,7 +193,8 @@ function withoutPolicyKeys(options: DeploymentOptions): DeploymentOptions {
 function deploymentKey(t: Target): string {
   const endpoint = typeof t.options.endpoint === 'string' ? t.options.endpoint : '';
   const key = typeof t.options.api_key_secret === 'string' ? t.options.api_key_secret : '';
-  return `${t.provider}/${t.model}|${endpoint}|${key}`;
+  const auth = typeof t.options.auth === 'string' ? `|${t.options.auth}|${String(t.options.client_id ?? '')}` : '';
+  return `${t.provider}/${t.model}|${endpoint}|${key}${auth}`;
 }
 
 const catalogs = new WeakMap<object, Catalog>();

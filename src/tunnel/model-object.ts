@@ -1,17 +1,22 @@
-import { FrameType, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, parseHello, type Frame, type Hello } from './protocol';
+import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, writeFrameHeader, type Frame, type Hello } from './protocol';
 import type { Env } from '../env';
 
 // One Durable Object per on-prem model name. Agents serving that model hold a WebSocket
-// to it; the gateway's onprem provider sends each request here (POST /forward), and it
-// goes to the agent with the lowest in-flight load for its capacity, multiplexed as
-// frames. Response bytes are enqueued the moment they arrive. The instance named
-// REGISTRY keeps the list of model names ever registered and which are online.
+// to it; the gateway sends each request here (POST /forward: the client's body streamed
+// unparsed from providers/onprem/pass-through.ts, or the onprem provider's), and it goes
+// to the agent with the lowest in-flight load for its capacity (ready replicas, updated by
+// CAPACITY frames), multiplexed as frames; a refusal before any engine saw it goes to the
+// next agent. Response bytes are enqueued the moment they arrive, with flow control both
+// ways for agents that offer it. The instance named REGISTRY keeps the list of model
+// names ever registered and which are online.
 
 /** The bindings the tunnel reads (src/env.ts): the Durable Object namespace, agent tokens, idle timeout. */
 export type TunnelEnv = Pick<Env, 'ONPREM_MODELS' | 'AGENT_TOKENS' | 'AGENT_IDLE_TIMEOUT_MS'>;
 
 export const REGISTRY = '__registry__';
 export const MODEL_HEADER = 'x-switchboard-onprem-model';
+/** The id of the stored agent token an agent connected with (set by agent-connect.ts; absent for AGENT_TOKENS). */
+export const AGENT_TOKEN_HEADER = 'x-switchboard-agent-token-id';
 export const TUNNEL_ERROR_HEADER = 'x-switchboard-tunnel-error';
 
 interface PendingStream {
@@ -19,13 +24,33 @@ interface PendingStream {
   resolveHead: (response: Response) => void;
   controller: ReadableStreamDefaultController<Uint8Array> | null;
   headSent: boolean;
+  path: string;
+  /** A body that fits one frame, kept until the answer begins so that a refusal can be retried on another agent. */
+  body: Uint8Array | null;
+  /** Agents this request was sent to. */
+  tried: Set<AgentConnection>;
+  /** The agent was told to stop reading the engine's response (PAUSE) until the client catches up. */
+  paused?: boolean;
+  /** Request body bytes sent that the agent has not yet granted credit for (agents that offer "flow"). */
+  unacked?: number;
+  /** Waiting for the agent's next credit (RESUME) before sending more of the body. */
+  bodyHold?: { promise: Promise<void>; resume: () => void } | null;
 }
+
+/** Response bytes a Durable Object queues per stream for a slow client before it asks the agent to pause (agents that offer "flow"). */
+const FLOW_HIGH_WATER = 1024 * 1024;
+
+/** Agent errors that mean no engine saw the request (no ready replica; every replica refused the connection): safe to retry elsewhere. */
+const REFUSED_BEFORE_START = new Set(['model_not_ready', 'replicas_unavailable']);
+const HOP_HEADERS = ['content-length', 'connection', 'keep-alive', 'transfer-encoding'];
 
 interface AgentConnection {
   ws: WebSocket;
   hello: Hello | null;
   inFlight: number;
   lastSeen: number;
+  /** Stored agent token it connected with, so revoking the token closes this socket. */
+  tokenId: string | null;
 }
 
 function openAIError(status: number, message: string, code: string, type = status >= 500 ? 'upstream_error' : 'invalid_request_error'): Response {
@@ -59,6 +84,8 @@ export class OnPremModel implements DurableObject {
         return Response.json(await this.registryList());
       case '/registry/known':
         return Response.json({ known: (await this.state.storage.get<boolean>(`model:${url.searchParams.get('model')}`)) !== undefined });
+      case '/revoke-token':
+        return Response.json({ closed: this.closeAgentsOfToken(url.searchParams.get('token_id')) });
       default:
         return openAIError(404, `Unknown tunnel endpoint ${url.pathname}`, 'unknown_url');
     }
@@ -71,7 +98,7 @@ export class OnPremModel implements DurableObject {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     server.accept();
-    const agent: AgentConnection = { ws: server, hello: null, inFlight: 0, lastSeen: Date.now() };
+    const agent: AgentConnection = { ws: server, hello: null, inFlight: 0, lastSeen: Date.now(), tokenId: request.headers.get(AGENT_TOKEN_HEADER) };
     this.agents.add(agent);
     this.startSweeper();
     server.addEventListener('message', (event) => this.onMessage(agent, event.data));
@@ -86,6 +113,14 @@ export class OnPremModel implements DurableObject {
     });
     server.addEventListener('error', () => this.drop(agent, 'the agent connection failed'));
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** A revoked agent token: its agents' sockets close now (1008, policy); their requests in flight end with a clean error. */
+  private closeAgentsOfToken(tokenId: string | null): number {
+    if (!tokenId) return 0;
+    const revoked = [...this.agents].filter((a) => a.tokenId === tokenId);
+    for (const agent of revoked) this.close(agent, 1008, 'agent token revoked');
+    return revoked.length;
   }
 
   private onMessage(agent: AgentConnection, data: string | ArrayBuffer): void {
@@ -112,7 +147,7 @@ export class OnPremModel implements DurableObject {
           this.close(agent, 1002, 'bad hello');
           return;
         }
-        this.send(agent, encodeJsonFrame(FrameType.WELCOME, 0, { version: 1 }));
+        this.send(agent, encodeJsonFrame(FrameType.WELCOME, 0, { version: 1, features: FEATURES }));
         this.report().catch(() => {}); // the registry is advisory (listing, 404 vs 503); the socket works without it
         return;
       }
@@ -121,11 +156,46 @@ export class OnPremModel implements DurableObject {
         return;
       case FrameType.PONG:
         return;
+      case FrameType.CAPACITY: {
+        // Replicas became ready or died: balance by what the agent can serve now.
+        const capacity = frame.json.capacity;
+        if (!Number.isInteger(capacity) || capacity < 0) {
+          this.send(agent, encodeJsonFrame(FrameType.ERROR, 0, { status: 400, message: 'CAPACITY.capacity must be an integer ≥ 0', code: 'protocol_error' }));
+          this.close(agent, 1002, 'protocol error');
+          return;
+        }
+        agent.hello!.capacity = capacity;
+        this.report().catch(() => {});
+        return;
+      }
+      case FrameType.RESUME: {
+        // From an agent: a window of this stream's request body reached its engine; send on.
+        const stream = this.streams.get(frame.streamId);
+        if (stream?.agent !== agent) return;
+        stream.unacked = Math.max(0, (stream.unacked ?? 0) - BODY_WINDOW);
+        stream.bodyHold?.resume();
+        stream.bodyHold = null;
+        return;
+      }
+      case FrameType.RESPONSE: {
+        const stream = this.streams.get(frame.streamId);
+        if (stream?.agent !== agent || stream.headSent) return;
+        stream.headSent = true;
+        this.finish(frame.streamId);
+        stream.resolveHead(responseOf(frame.json, frame.body!.byteLength ? frame.body! : null));
+        return;
+      }
       case FrameType.RESPONSE_HEAD:
         return this.onResponseHead(agent, frame);
       case FrameType.RESPONSE_BODY: {
         const stream = this.streams.get(frame.streamId);
-        if (stream?.agent === agent && stream.controller) stream.controller.enqueue(frame.payload.slice());
+        if (stream?.agent !== agent || !stream.controller) return;
+        stream.controller.enqueue(frame.payload.slice());
+        // The client reads slower than the engine writes: the agent stops reading from the engine until it catches up.
+        if ((stream.controller.desiredSize ?? 1) <= 0 && !stream.paused && agent.hello!.features.includes('flow')) {
+          stream.paused = true;
+          this.send(agent, encodeFrame(FrameType.PAUSE, frame.streamId));
+        }
         return;
       }
       case FrameType.RESPONSE_END: {
@@ -143,6 +213,7 @@ export class OnPremModel implements DurableObject {
         if (frame.streamId === 0) return;
         const stream = this.streams.get(frame.streamId);
         if (stream?.agent !== agent) return;
+        if (!stream.headSent && stream.body && REFUSED_BEFORE_START.has(frame.json.code) && this.retry(frame.streamId, stream)) return;
         this.finish(frame.streamId);
         const status = Number.isInteger(frame.json.status) ? frame.json.status : 502;
         const message = `The on-prem model's agent reported: ${String(frame.json.message ?? 'an error')}`;
@@ -160,18 +231,36 @@ export class OnPremModel implements DurableObject {
     const stream = this.streams.get(frame.streamId);
     if (stream?.agent !== agent || stream.headSent) return;
     stream.headSent = true;
-    const headers = new Headers();
-    for (const [k, v] of Object.entries((frame.json.headers ?? {}) as Record<string, unknown>)) {
-      if (typeof v === 'string' && !['content-length', 'connection', 'keep-alive', 'transfer-encoding'].includes(k.toLowerCase())) headers.set(k, v);
-    }
+    stream.body = null;
     const id = frame.streamId;
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        stream.controller = controller;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          stream.controller = controller;
+        },
+        // Called once the queue is below its high-water mark again.
+        pull: () => {
+          if (!stream.paused || this.streams.get(id) !== stream) return;
+          stream.paused = false;
+          this.send(stream.agent, encodeFrame(FrameType.RESUME, id));
+        },
+        cancel: () => this.cancel(id),
       },
-      cancel: () => this.cancel(id),
-    });
-    stream.resolveHead(new Response(body, { status: Number(frame.json.status) || 502, headers }));
+      new ByteLengthQueuingStrategy({ highWaterMark: FLOW_HIGH_WATER }),
+    );
+    stream.resolveHead(responseOf(frame.json, body));
+  }
+
+  /** A refused request goes to the next agent that has not seen it (false: none left). */
+  private retry(id: number, stream: PendingStream): boolean {
+    const next = this.pick(stream.tried);
+    if (!next) return false;
+    stream.agent.inFlight--;
+    stream.agent = next;
+    next.inFlight++;
+    stream.tried.add(next);
+    this.sendRequest(id, stream);
+    return true;
   }
 
   /** The client went away: tell the agent, which aborts the engine request (frees the GPU). */
@@ -195,6 +284,7 @@ export class OnPremModel implements DurableObject {
     if (!stream) return;
     this.streams.delete(id);
     stream.agent.inFlight--;
+    stream.bodyHold?.resume(); // a body held for the agent is dropped, not left waiting
   }
 
   private drop(agent: AgentConnection, why: string): void {
@@ -257,11 +347,20 @@ export class OnPremModel implements DurableObject {
 
   // ---- requests ----------------------------------------------------------
 
-  /** The agent with the lowest in-flight load for its capacity. */
-  private pick(): AgentConnection | null {
+  /**
+   * The agent with the lowest in-flight load for its capacity (ready replicas). An agent
+   * with none ready is chosen only when no other is left: it answers why it cannot serve.
+   */
+  private pick(exclude?: Set<AgentConnection>): AgentConnection | null {
     let best: AgentConnection | null = null;
-    for (const a of this.online()) {
-      if (!best || a.inFlight / a.hello!.capacity < best.inFlight / best.hello!.capacity) best = a;
+    let bestLoad = Infinity;
+    for (const a of this.agents) {
+      if (!a.hello || exclude?.has(a)) continue;
+      const load = a.hello.capacity > 0 ? a.inFlight / a.hello.capacity : Number.MAX_SAFE_INTEGER + a.inFlight;
+      if (!best || load < bestLoad) {
+        best = a;
+        bestLoad = load;
+      }
     }
     return best;
   }
@@ -269,6 +368,8 @@ export class OnPremModel implements DurableObject {
   private async forward(request: Request): Promise<Response> {
     const agent = this.pick();
     if (!agent) {
+      // Read the upload to its end first: answering while the client still sends resets its connection.
+      await discard(request.body);
       const known = await this.registryKnown();
       return known
         ? openAIError(503, `The on-prem model "${this.model}" has no agent online right now; start its agent (switchboard-agent) or try again later.`, 'model_offline')
@@ -277,50 +378,97 @@ export class OnPremModel implements DurableObject {
     const id = this.nextStreamId++;
     if (this.nextStreamId > 0xfffffff0) this.nextStreamId = 1;
     agent.inFlight++;
-    const head = new Promise<Response>((resolveHead) => this.streams.set(id, { agent, resolveHead, controller: null, headSent: false }));
     const path = request.headers.get('x-switchboard-path') ?? '/v1/chat/completions';
-    this.send(agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, { method: 'POST', path, headers: { 'content-type': 'application/json' } }));
+    const head = new Promise<Response>((resolveHead) =>
+      this.streams.set(id, { agent, resolveHead, controller: null, headSent: false, path, body: null, tried: new Set([agent]) }),
+    );
     // The client going away aborts this request's signal (compatibility flag
     // enable_request_signal); cancelling the response body does not reach a Durable Object.
     request.signal?.addEventListener('abort', () => this.cancel(id));
-    void this.sendBody(agent, id, request.body);
+    const declared = Number(request.headers.get('content-length'));
+    if (declared > 0 && declared <= MAX_CHUNK) void this.sendWholeBody(id, request);
+    else {
+      this.send(agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(path)));
+      void this.sendBody(agent, id, request.body);
+    }
     return head;
   }
 
+  /** A held body to its stream's agent: one REQUEST frame where the agent takes it, else head, body and end. */
+  private sendRequest(id: number, stream: PendingStream): void {
+    const body = stream.body ?? new Uint8Array(0);
+    const whole = stream.agent.hello?.features.includes('whole') ? encodeWholeFrame(FrameType.REQUEST, id, requestHead(stream.path), body) : null;
+    if (whole) return this.send(stream.agent, whole);
+    this.send(stream.agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(stream.path)));
+    if (body.byteLength) this.send(stream.agent, encodeFrame(FrameType.REQUEST_BODY, id, body));
+    this.send(stream.agent, encodeFrame(FrameType.REQUEST_END, id));
+  }
+
+  /** A body that fits one frame, read in one go (a loop of small reads costs more than the bytes). */
+  private async sendWholeBody(id: number, request: Request): Promise<void> {
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await request.arrayBuffer());
+    } catch {
+      return this.bodyFailed(id);
+    }
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    stream.body = body;
+    this.sendRequest(id, stream);
+  }
+
+  /** The gateway could not read the body (it went over the size limit, or the client went away): the agent drops the request. */
+  private bodyFailed(id: number): void {
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    this.finish(id);
+    this.send(stream.agent, encodeFrame(FrameType.CANCEL, id));
+    if (!stream.headSent) stream.resolveHead(openAIError(400, 'The request body could not be read to its end.', 'body_unreadable'));
+    else stream.controller?.error(new Error('the request body could not be read'));
+  }
+
   /**
-   * The request body as it is read, never held whole: reads (≈ 4 KiB each here) are
-   * gathered into frames of up to MAX_CHUNK, since the engine can use the body only
-   * once it is complete and every frame costs a WebSocket message (a 100 KB body in
-   * 4 KiB frames took 3 ms to cross).
+   * The request body as it is read, never held whole, in frames of MAX_CHUNK: the engine
+   * can use the body only once it is complete, and every frame costs a WebSocket message.
    */
   private async sendBody(agent: AgentConnection, id: number, body: ReadableStream<Uint8Array> | null): Promise<void> {
     if (body) {
-      const reader = body.getReader();
-      const frame = new Uint8Array(MAX_CHUNK);
-      let filled = 0;
-      const flush = () => {
-        if (filled > 0) this.send(agent, encodeFrame(FrameType.REQUEST_BODY, id, frame.slice(0, filled)));
-        filled = 0;
-      };
+      // A BYOB reader fills a whole frame per read (readAtLeast), where plain reads come ≈ 4 KiB at a time.
+      const reader = body.getReader({ mode: 'byob' });
+      const flow = agent.hello!.features.includes('flow');
       for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
+        const stream = this.streams.get(id);
+        // At most two windows ahead of what the agent's engine has taken.
+        while (flow && stream && this.streams.has(id) && (stream.unacked ?? 0) >= 2 * BODY_WINDOW) {
+          let resume!: () => void;
+          const promise = new Promise<void>((r) => (resume = r));
+          stream.bodyHold = { promise, resume };
+          await promise;
+        }
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          // Read straight into a frame, after room for its header: sent without a copy.
+          next = await reader.readAtLeast(MAX_CHUNK, new Uint8Array(HEADER_BYTES + MAX_CHUNK).subarray(HEADER_BYTES));
+        } catch {
+          return this.bodyFailed(id);
+        }
         if (!this.streams.has(id)) {
-          await reader.cancel();
+          // Answered already (an error, or the client went away): read the rest of the upload so the client sees the answer.
+          if (!next.done) await discardReader(reader);
           return;
         }
-        for (let i = 0; i < value.byteLength; ) {
-          const n = Math.min(MAX_CHUNK - filled, value.byteLength - i);
-          frame.set(value.subarray(i, i + n), filled);
-          filled += n;
-          i += n;
-          if (filled === MAX_CHUNK) flush();
+        if (next.value?.byteLength) {
+          const { buffer, byteOffset, byteLength } = next.value;
+          this.send(agent, writeFrameHeader(new Uint8Array(buffer, byteOffset - HEADER_BYTES, HEADER_BYTES + byteLength), FrameType.REQUEST_BODY, id));
+          if (stream) stream.unacked = (stream.unacked ?? 0) + next.value.byteLength;
         }
+        if (next.done) break;
       }
-      flush();
     }
     if (this.streams.has(id)) this.send(agent, encodeFrame(FrameType.REQUEST_END, id));
   }
+
 
   // ---- registry (the REGISTRY instance) -----------------------------------
 
@@ -345,5 +493,38 @@ export class OnPremModel implements DurableObject {
     const registry = this.registryStub();
     const res = await registry.fetch(`https://onprem/registry/known?model=${encodeURIComponent(this.model ?? '')}`);
     return ((await res.json()) as { known: boolean }).known;
+  }
+}
+
+function requestHead(path: string) {
+  return { method: 'POST', path, headers: { 'content-type': 'application/json' } };
+}
+
+/** The engine's response as the agent described it (hop-by-hop headers dropped; a status no Response takes is a 502). */
+function responseOf(head: { status?: unknown; headers?: unknown }, body: BodyInit | null): Response {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries((head.headers ?? {}) as Record<string, unknown>)) {
+    if (typeof v === 'string' && !HOP_HEADERS.includes(k.toLowerCase())) headers.set(k, v);
+  }
+  const status = Number(head.status);
+  const valid = Number.isInteger(status) && status >= 200 && status <= 599;
+  return new Response(valid && status !== 204 && status !== 304 ? body : null, { status: valid ? status : 502, headers });
+}
+
+/** Reads a body to its end without keeping it. */
+async function discard(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body) await discardReader(body.getReader({ mode: 'byob' }));
+}
+
+async function discardReader(reader: ReadableStreamBYOBReader): Promise<void> {
+  let buffer = new Uint8Array(MAX_CHUNK);
+  try {
+    for (;;) {
+      const { value, done } = await reader.readAtLeast(MAX_CHUNK, buffer);
+      if (done || !value) return;
+      buffer = new Uint8Array(value.buffer); // the read transferred the buffer: reuse it
+    }
+  } catch {
+    // the client went away
   }
 }

@@ -182,3 +182,52 @@ describe('switchboard-agent start --listen: the pools as an OpenAI-compatible en
     expect(after.stdout).toMatch(/is not running/);
   });
 });
+
+describe('switchboard-agent start: SIGHUP reloads the models', () => {
+  it('an added model starts, a removed one stops with its workers, an unchanged one keeps running', async () => {
+    const base = await freePorts(4);
+    const listenPort = base + 3;
+    const dir = tempDir();
+    const configPath = join(dir, 'agent.yaml');
+    const model = (name: string, port: number, gpu: number) => ({ name, engine: 'vllm', model: `org/${name}`, base_port: port, gpus: [gpu] });
+    writeFileSync(configPath, stringify({ gpus: [0, 1, 2], state_dir: 'state', ...fastTimings, models: [model('kept', base, 0), model('removed', base + 1, 1)] }));
+    const agent = spawn(node, [agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    agent.stdout!.on('data', (c) => (output += c));
+    agent.stderr!.on('data', (c) => (output += c));
+    const url = `http://127.0.0.1:${listenPort}`;
+    const served = async () => ((await fetch(`${url}/v1/models`).then((r) => r.json(), () => null))?.data ?? []).map((m: any) => m.id).sort().join(',');
+    try {
+      await waitFor(async () => (await served()) === 'kept,removed', 'both models ready', 20_000).catch((e) => {
+        throw new Error(`${e.message}\n${output}`);
+      });
+      const kept = await mockStats(base);
+      const removed = await mockStats(base + 1);
+
+      writeFileSync(configPath, stringify({ gpus: [0, 1, 2], state_dir: 'state', ...fastTimings, models: [model('kept', base, 0), model('added', base + 2, 2)] }));
+      agent.kill('SIGHUP');
+      await waitFor(async () => (await served()) === 'added,kept', 'the reloaded models', 20_000).catch((e) => {
+        throw new Error(`${e.message}\n${output}`);
+      });
+      expect([removed.pid, removed.childPid].filter((p) => isAlive(p))).toEqual([]);
+      expect((await mockStats(base)).pid).toBe(kept.pid);
+      expect(output).toMatch(/SIGHUP: reloaded .*1 replica\(s\) started \(added#0\), 1 stopped \(removed#0\)/);
+      const answer = await new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 }).chat.completions.create({ model: 'added', messages: [{ role: 'user', content: 'Hi' }] });
+      expect(answer.choices[0].message.content).toBe(`Hello from vllm port ${base + 2}`);
+
+      // A config that no longer validates is reported and changes nothing.
+      writeFileSync(configPath, 'models: [\n');
+      agent.kill('SIGHUP');
+      await waitFor(() => output.includes('not applied, the agent runs on as it was'), 'the refusal');
+      expect(await served()).toBe('added,kept');
+
+      const added = await mockStats(base + 2);
+      const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+      agent.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect([kept.pid, kept.childPid, added.pid, added.childPid].filter((p) => isAlive(p))).toEqual([]);
+    } finally {
+      if (agent.exitCode === null) agent.kill('SIGKILL');
+    }
+  });
+});

@@ -29,6 +29,23 @@ describe('ModelFieldScanner: the top-level "model" of a streamed JSON body', () 
   ];
   it.each(cases)('%s', (_n, text, expected) => expect(scan(text)).toBe(expected));
   it.each(cases)('%s, one byte at a time', (_n, text, expected) => expect(scan(text, 1)).toBe(expected));
+  it.each(cases)('%s, 3 bytes at a time', (_n, text, expected) => expect(scan(text, 3)).toBe(expected));
+
+  it.each([
+    ['first key', '{"model":"qwen","messages":[]}'],
+    ['after a long string with escapes', `{"messages":[{"content":"${'a\\"b'.repeat(50)}"}], "model" : "q\\u00e9n" }`],
+    ['multibyte before it', '{"note":"模型模型","model":"m"}'],
+  ])('gives where the value lies (%s), so the gateway can replace it', (_n, text) => {
+    for (const size of [1, 5, Infinity]) {
+      const bytes = Buffer.from(text);
+      const s = new ModelFieldScanner();
+      for (let i = 0; i < bytes.length && s.result === undefined; i += Math.min(size, bytes.length)) s.feed(bytes.subarray(i, i + size));
+      expect(JSON.parse(bytes.subarray(s.valueStart, s.valueEnd).toString())).toBe(s.result);
+      const replaced = Buffer.concat([bytes.subarray(0, s.valueStart), Buffer.from('"other"'), bytes.subarray(s.valueEnd)]);
+      expect(JSON.parse(replaced.toString()).model).toBe('other');
+    }
+  });
+
   it('stops at the model without reading the rest', () => {
     const s = new ModelFieldScanner();
     expect(s.feed(Buffer.from('{"model":"m","messages":[{"role":"user","content":"'))).toBe('m');

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool, PoolError } from '../../local-agent/src/pool.js';
-import { freePorts } from './helpers';
+import { freePorts, waitFor } from './helpers';
 
 // Replicas as the pool sees them: ready flag, in-flight count, a port, suspect().
 function replica(id: string, port: number, ready = true) {
@@ -63,8 +63,9 @@ describe('Pool', () => {
     const pool = new Pool('m', rs as any);
     pools.push(pool);
     const pending = Array.from({ length: 6 }, () => pool.forward({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }));
-    await new Promise((r) => setTimeout(r, 50));
     expect(rs.map((r) => r.inFlight)).toEqual([2, 2, 2]);
+    // Every request at its engine before any is answered (on a busy machine that takes a while).
+    await waitFor(() => engines.reduce((n, e) => n + e.bodies.length, 0) === 6, 'all 6 requests at the engines');
     engines.forEach((e) => e.release());
     const answers = await Promise.all(pending.map(async (p) => text((await p).res)));
     expect(answers.sort()).toEqual(['a', 'a', 'b', 'b', 'c', 'c']);

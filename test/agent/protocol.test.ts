@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FrameType, MAX_CHUNK, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, parseHello, reconnectDelay,
+  FrameType, MAX_CHUNK, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, reconnectDelay,
 } from '../../local-agent/src/protocol.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -29,6 +29,21 @@ describe('tunnel frames', () => {
     expect(frame.json.path).toBe('/v1/chat/completions');
   });
 
+  it('a whole request or response is one frame: head length, head, body', () => {
+    const frame = encodeWholeFrame(FrameType.REQUEST, 7, { method: 'POST', path: '/v1/chat/completions' }, bytes(1, 2, 3))!;
+    const decoded = decodeFrame(frame);
+    expect(decoded).toMatchObject({ name: 'REQUEST', streamId: 7, json: { method: 'POST', path: '/v1/chat/completions' } });
+    expect([...decoded.body!]).toEqual([1, 2, 3]);
+    expect(decodeFrame(encodeWholeFrame(FrameType.RESPONSE, 8, { status: 200 }, bytes())!).body!.byteLength).toBe(0);
+    // Too big for one frame: the caller sends head, body and end instead.
+    expect(encodeWholeFrame(FrameType.RESPONSE, 8, { status: 200 }, new Uint8Array(MAX_CHUNK))).toBeNull();
+  });
+
+  it('CAPACITY is a connection frame with a JSON payload', () => {
+    expect(decodeFrame(encodeJsonFrame(FrameType.CAPACITY, 0, { capacity: 3 })).json).toEqual({ capacity: 3 });
+    expect(() => decodeFrame(encodeJsonFrame(FrameType.CAPACITY, 2, { capacity: 3 }))).toThrow(/CAPACITY must be on stream 0/);
+  });
+
   it('decodes from an ArrayBuffer and from a view into a larger buffer', () => {
     const frame = encodeFrame(FrameType.RESPONSE_BODY, 9, bytes(1, 2));
     expect(decodeFrame(frame.buffer as ArrayBuffer).streamId).toBe(9);
@@ -46,6 +61,8 @@ describe('tunnel frames', () => {
     ['connection frame on a stream', bytes(0x03, 0, 0, 0, 5), /PING must be on stream 0/],
     ['head that is not JSON', new Uint8Array([0x10, 0, 0, 0, 1, ...Buffer.from('{nope')]), /REQUEST_HEAD payload is not JSON/],
     ['head that is a JSON array', new Uint8Array([0x20, 0, 0, 0, 1, ...Buffer.from('[1]')]), /RESPONSE_HEAD payload must be a JSON object/],
+    ['whole frame whose head length overruns it', new Uint8Array([0x13, 0, 0, 0, 1, 0, 0, 0, 9, 0x7b, 0x7d]), /REQUEST head length does not fit the frame/],
+    ['whole frame whose head is not JSON', new Uint8Array([0x23, 0, 0, 0, 1, 0, 0, 0, 2, 0x7b, 0x7b]), /RESPONSE head is not JSON/],
     ['oversized frame', new Uint8Array(MAX_CHUNK + 6).fill(0x11, 0, 1).fill(1, 4, 5), /exceeds/],
   ] as [string, any, RegExp][])('rejects %s', (_n, data, message) => {
     expect(() => decodeFrame(data)).toThrow(ProtocolError);
@@ -64,7 +81,9 @@ describe('tunnel frames', () => {
 
 describe('parseHello', () => {
   it('accepts a version-1 hello', () => {
-    expect(parseHello({ version: 1, model: 'qwen', engine: 'vllm', capacity: 4, agent: 'gpu-box-1' })).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 4, agent: 'gpu-box-1' });
+    expect(parseHello({ version: 1, model: 'qwen', engine: 'vllm', capacity: 4, agent: 'gpu-box-1' })).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 4, agent: 'gpu-box-1', features: [] });
+    // Features either side does not know are ignored, so both can grow independently.
+    expect(parseHello({ version: 1, model: 'q', capacity: 1, features: ['whole', 'future'] }).features).toEqual(['whole']);
   });
   it.each([
     [{ version: 2, model: 'q', capacity: 1 }, /protocol version 2 is not supported/],

@@ -3,7 +3,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { validateConfig } from '../../local-agent/src/config.js';
 import { planReplicas } from '../../local-agent/src/plan.js';
 import { Pool } from '../../local-agent/src/pool.js';
-import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame } from '../../local-agent/src/protocol.js';
+import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame } from '../../local-agent/src/protocol.js';
 import { Supervisor } from '../../local-agent/src/supervisor.js';
 import { TunnelClient } from '../../local-agent/src/tunnel.js';
 import { fastTimings, freePorts, lmdeployBin, mockStats, tempDir, vllmBin, waitFor } from './helpers';
@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function fakeGateway(token = 'agent-token') {
+async function fakeGateway(token = 'agent-token', features: string[] = []) {
   const wss = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
@@ -31,7 +31,7 @@ async function fakeGateway(token = 'agent-token') {
       const frame = decodeFrame(data);
       conn.frames.push(frame);
       if (conn.silent) return;
-      if (frame.type === FrameType.HELLO) ws.send(encodeJsonFrame(FrameType.WELCOME, 0, { version: 1 }));
+      if (frame.type === FrameType.HELLO) ws.send(encodeJsonFrame(FrameType.WELCOME, 0, { version: 1, features }));
       if (frame.type === FrameType.PING) ws.send(encodeFrame(FrameType.PONG, 0, frame.payload));
     });
   });
@@ -80,7 +80,7 @@ describe('TunnelClient', () => {
     tunnel(pool, gw.url);
     const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
     expect(conn.url).toBe('/v1/agent/connect?model=qwen');
-    expect(conn.frames[0].json).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 2, agent: 'box-1' });
+    expect(conn.frames[0].json).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 2, agent: 'box-1', features: ['whole', 'flow'] });
 
     sendRequest(conn.ws, 1, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true }, top_k: 5 });
     sendRequest(conn.ws, 2, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }] });
@@ -91,6 +91,66 @@ describe('TunnelClient', () => {
     expect(head1.json.headers['content-type']).toBe('text/event-stream');
     expect(text(forStream(conn.frames, 1))).toMatch(/data: \{.*"usage".*\n\ndata: \[DONE\]\n\n$/s);
     expect(JSON.parse(text(forStream(conn.frames, 2))).object).toBe('chat.completion');
+  });
+
+  it('with a gateway that offers "whole": a REQUEST frame in, a complete answer as one RESPONSE frame, a stream still chunk by chunk', async () => {
+    const gw = await fakeGateway('agent-token', ['whole']);
+    const { pool, base } = await agentPool(1);
+    tunnel(pool, gw.url);
+    const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
+    await new Promise((r) => setTimeout(r, 50)); // the welcome reaches the agent
+    const whole = (id: number, body: unknown) => conn.ws.send(encodeWholeFrame(FrameType.REQUEST, id, { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } }, Buffer.from(JSON.stringify(body)))!);
+    whole(1, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }] });
+    whole(2, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    await waitFor(() => forStream(conn.frames, 1).length && forStream(conn.frames, 2).some((f) => f.type === FrameType.RESPONSE_END), 'both answers');
+    const [answer] = forStream(conn.frames, 1);
+    expect(answer).toMatchObject({ type: FrameType.RESPONSE, json: { status: 200 } });
+    expect(JSON.parse(Buffer.from(answer.body).toString()).choices[0].message.content).toBe(`Hello from vllm port ${base}`);
+    expect(forStream(conn.frames, 2)[0].type).toBe(FrameType.RESPONSE_HEAD);
+    expect(forStream(conn.frames, 2).filter((f) => f.type === FrameType.RESPONSE_BODY).length).toBeGreaterThan(1);
+    // The engine got the body with its length, not chunked.
+    expect((await mockStats(base)).lastBody).toMatchObject({ model: 'qwen', stream: true });
+  });
+
+  it('PAUSE stops reading the engine\'s answer; RESUME reads on to its end', async () => {
+    const gw = await fakeGateway('agent-token', ['whole', 'flow']);
+    const { pool } = await agentPool(1);
+    tunnel(pool, gw.url);
+    const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
+    sendRequest(conn.ws, 3, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, mock_chunks: 100, mock_delay_ms: 5 });
+    await waitFor(() => forStream(conn.frames, 3).filter((f) => f.type === FrameType.RESPONSE_BODY).length >= 2, 'the stream to begin');
+    conn.ws.send(encodeFrame(FrameType.PAUSE, 3));
+    await new Promise((r) => setTimeout(r, 100));
+    const whilePaused = forStream(conn.frames, 3).length;
+    await new Promise((r) => setTimeout(r, 300)); // the engine writes an event every 5 ms meanwhile
+    expect(forStream(conn.frames, 3).length).toBe(whilePaused);
+    conn.ws.send(encodeFrame(FrameType.RESUME, 3));
+    await waitFor(() => forStream(conn.frames, 3).some((f) => f.type === FrameType.RESPONSE_END), 'the rest of the stream');
+    expect(text(forStream(conn.frames, 3))).toMatch(/data: \[DONE\]\n\n$/);
+  });
+
+  it('tells the gateway its capacity (ready replicas) when it changes; grants body credits as the engine takes the body', async () => {
+    const gw = await fakeGateway('agent-token', ['whole', 'flow']);
+    const { pool } = await agentPool(2);
+    const { client } = tunnel(pool, gw.url);
+    const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
+    expect(conn.frames[0].json.capacity).toBe(2);
+    await waitFor(() => client.connected, 'the welcome');
+    client.updateCapacity();
+    expect(conn.frames.filter((f) => f.type === FrameType.CAPACITY)).toHaveLength(0); // unchanged: nothing sent
+    pool.replicas[1].state = 'backoff';
+    client.updateCapacity();
+    await waitFor(() => conn.frames.some((f) => f.type === FrameType.CAPACITY), 'CAPACITY');
+    expect(conn.frames.find((f) => f.type === FrameType.CAPACITY).json).toEqual({ capacity: 1 });
+    pool.replicas[1].state = 'ready';
+
+    // A 3 MiB body in frames: one RESUME per 512 KiB window the engine took.
+    const body = Buffer.from(JSON.stringify({ model: 'qwen', messages: [{ role: 'user', content: 'b'.repeat(3 * 1024 * 1024) }] }));
+    conn.ws.send(encodeJsonFrame(FrameType.REQUEST_HEAD, 9, { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } }));
+    for (let i = 0; i < body.length; i += 256 * 1024) conn.ws.send(encodeFrame(FrameType.REQUEST_BODY, 9, body.subarray(i, i + 256 * 1024)));
+    conn.ws.send(encodeFrame(FrameType.REQUEST_END, 9));
+    await waitFor(() => forStream(conn.frames, 9).some((f) => f.type === FrameType.RESPONSE || f.type === FrameType.RESPONSE_END), 'the answer');
+    expect(forStream(conn.frames, 9).filter((f) => f.type === FrameType.RESUME)).toHaveLength(Math.floor(body.length / (512 * 1024)));
   });
 
   it('an engine error comes back as the engine answered; no ready replica → an ERROR frame with 503', async () => {

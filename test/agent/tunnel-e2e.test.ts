@@ -129,6 +129,17 @@ describe('on-prem models through the tunnel', () => {
     expect(answer.usage!.prompt_tokens).toBeGreaterThan((20 * 1024 * 1024) / 4);
   });
 
+  it('a body the engine cannot parse is a 400 OpenAI error; a body naming its model last streams through too', async () => {
+    const post = (body: string) => fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TEST_GATEWAY_KEY}`, 'content-type': 'application/json' }, body });
+    const broken = await post('{"model":"qwen2-vl-7b","messages":[{"role":"user","content":"x"}');
+    expect(broken.status).toBe(400);
+    expect((await broken.json()).error).toMatchObject({ type: 'invalid_request_error', message: expect.any(String) });
+    // As the Python SDK orders it: messages (here 2 MB of them) before model.
+    const late = await post(JSON.stringify({ messages: [{ role: 'user', content: 'y'.repeat(2 * 1024 * 1024) }], model: 'qwen2-vl-7b' }));
+    expect(late.status).toBe(200);
+    expect((await late.json()).choices[0].message.content).toMatch(/^Hello from vllm/);
+  });
+
   it('an engine error passes through with its status', async () => {
     const images = Array.from({ length: 11 }, () => ({ type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }));
     await expect(client.chat.completions.create({ model: 'qwen2-vl-7b', messages: [{ role: 'user', content: images }] })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('At most 10 image(s)') });

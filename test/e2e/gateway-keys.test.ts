@@ -70,7 +70,9 @@ describe('admin API', () => {
     });
     expect(created.json.key).toMatch(/^sk-sb-[A-Za-z0-9_-]{43}$/);
     expect(created.json.id).toMatch(/^key_[0-9a-f]{24}$/);
-    expect(Object.keys(created.json).sort()).toEqual(['created_at', 'expires_at', 'id', 'key', 'models', 'name', 'object', 'revoked_at']);
+    // The contract's key object (notes/issue5-contract.md), in its order; no limits unless asked for.
+    expect(Object.keys(created.json)).toEqual(['object', 'id', 'name', 'models', 'rpm', 'tpm', 'max_concurrent', 'budget_usd', 'created_at', 'expires_at', 'revoked_at', 'key']);
+    expect(created.json).toMatchObject({ rpm: null, tpm: null, max_concurrent: null, budget_usd: null });
 
     const shown = await admin(`/keys/${created.json.id}`);
     expect(shown.status).toBe(200);

@@ -100,7 +100,9 @@ describe('OpenAI pass-through', () => {
   it('replays a recorded OpenAI stream byte for byte', async () => {
     const lines = fixtureLines(recorded('openai-text.chunks.txt'));
     mock.script.push({ sse: [...lines.map((data) => ({ data })), { data: '[DONE]' }] });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true });
+    // The recording ends with a usage chunk: it was made with include_usage, so the request asks for it too
+    // (the gateway takes a usage chunk the client did not ask for out of the stream: README "Usage and prices").
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } });
     const chunks = await collect(stream);
     expect(chunks).toEqual(lines.map((l) => JSON.parse(l)));
   });
@@ -287,7 +289,8 @@ describe('Azure OpenAI', () => {
     const lines = fixtureLines(recorded('azure-model-router.1.chunks.txt'));
     mock.script.push({ sse: [...lines.map((data) => ({ data })), { data: '[DONE]' }] });
     const chunks = await collect(
-      await client.chat.completions.create({ model: 'azure-gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true }),
+      // Recorded with include_usage (it ends with a usage chunk), so asked with it.
+      await client.chat.completions.create({ model: 'azure-gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } }),
     );
     // Everything but the prompt-annotation chunk, unchanged but for Azure's null system_fingerprint.
     const expected = lines.slice(1).map((l) => {

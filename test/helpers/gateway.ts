@@ -1,5 +1,5 @@
 import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import { Log, LogLevel, Miniflare } from 'miniflare';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
@@ -81,16 +81,46 @@ export interface Gateway {
 
 export const TEST_GATEWAY_KEY = 'sk-switchboard-test-key';
 
+export interface GatewayOptions {
+  /**
+   * Receives everything the gateway prints, instead of this process's stdout/stderr:
+   * workerd's output (the Worker's console.* included) and Miniflare's own log (one
+   * line per request, as `npm start --log-requests` shows). For tests of what a log holds.
+   */
+  output?: (text: string) => void;
+}
+
+/** Miniflare's log, to a function: its `log` is the one method every level goes through. */
+class OutputLog extends Log {
+  constructor(private readonly output: (text: string) => void) {
+    super(LogLevel.DEBUG);
+  }
+  protected override log(message: string): void {
+    this.output(`${message}\n`);
+  }
+}
+
+function captureOutput(output: (text: string) => void) {
+  return {
+    log: new OutputLog(output),
+    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
+      stdout.on('data', (chunk) => output(String(chunk)));
+      stderr.on('data', (chunk) => output(String(chunk)));
+    },
+  };
+}
+
 /**
  * Starts the gateway with these bindings (secrets and vars); GATEWAY_KEYS defaults to
  * TEST_GATEWAY_KEY. ROUTING defaults to no retries, so a test of how one upstream answer
  * is translated sees that answer; tests of the router pass their own ROUTING.
  */
-export async function startGateway(bindings: Record<string, unknown>): Promise<Gateway> {
+export async function startGateway(bindings: Record<string, unknown>, options: GatewayOptions = {}): Promise<Gateway> {
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundlePath,
     ...wranglerSettings(),
+    ...(options.output ? captureOutput(options.output) : {}),
     bindings: { GATEWAY_KEYS: TEST_GATEWAY_KEY, ROUTING: JSON.stringify({ retries: 0 }), ...bindings } as Record<string, string>,
     port: 0,
   });

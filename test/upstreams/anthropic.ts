@@ -79,10 +79,12 @@ export interface AnthropicMock {
   close(): Promise<void>;
 }
 
-export async function startAnthropicMock(): Promise<AnthropicMock> {
+/** `keys`: the API keys this mock accepts (several credentials of one account); default ANTHROPIC_TEST_KEY. */
+export async function startAnthropicMock(options: { keys?: string[] } = {}): Promise<AnthropicMock> {
   const script: AnthropicScripted[] = [];
   const state = { abandoned: 0 };
-  const server = await MockServer.start((req, res) => handle(req, res, script, () => state.abandoned++));
+  const keys = options.keys ?? [ANTHROPIC_TEST_KEY];
+  const server = await MockServer.start((req, res) => handle(req, res, script, () => state.abandoned++, keys));
   return {
     server,
     url: server.url,
@@ -117,14 +119,14 @@ function sendError(res: ServerResponse, type: string, message: string, headers: 
   sendJson(res, STATUS_BY_TYPE[type] ?? 400, body, { 'request-id': body.request_id, 'x-should-retry': 'false', ...headers });
 }
 
-async function handle(req: RecordedRequest, res: ServerResponse, script: AnthropicScripted[], onAbandoned: () => void) {
+async function handle(req: RecordedRequest, res: ServerResponse, script: AnthropicScripted[], onAbandoned: () => void, keys: string[]) {
   const sendEvents = (events: object[], options: SendOptions = {}) => writeEvents(res, events, options, onAbandoned);
   if (req.method !== 'POST' || req.path !== '/v1/messages') {
     return sendError(res, 'not_found_error', 'Not Found');
   }
   const presented = req.headers['x-api-key'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
   if (!presented) return sendError(res, 'authentication_error', 'x-api-key header is required');
-  if (presented !== ANTHROPIC_TEST_KEY) return sendError(res, 'authentication_error', 'invalid x-api-key');
+  if (!keys.includes(presented)) return sendError(res, 'authentication_error', 'invalid x-api-key');
   const version = req.headers['anthropic-version'];
   if (!version) return sendError(res, 'invalid_request_error', 'anthropic-version: header is required');
   if (!(API_VERSIONS as readonly string[]).includes(version)) {

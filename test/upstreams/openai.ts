@@ -26,13 +26,23 @@ export interface OpenAIMock {
   close(): Promise<void>;
 }
 
-export async function startOpenAIMock(): Promise<OpenAIMock> {
+/**
+ * Options for Azure sign-in: `azureKeys` are the `api-key`s accepted (default
+ * AZURE_TEST_KEY); `azureBearer` accepts an Entra ID token (`Authorization: Bearer …`)
+ * when it returns true. Without it a bearer token is refused as Azure refuses a bad one.
+ */
+export interface OpenAIMockOptions {
+  azureKeys?: string[];
+  azureBearer?: (token: string) => boolean;
+}
+
+export async function startOpenAIMock(options: OpenAIMockOptions = {}): Promise<OpenAIMock> {
   const script: Scripted[] = [];
-  const server = await MockServer.start((req, res) => handle(req, res, script));
+  const server = await MockServer.start((req, res) => handle(req, res, script, options));
   return { server, url: server.url, script, close: () => server.close() };
 }
 
-async function handle(req: RecordedRequest, res: ServerResponse, script: Scripted[]) {
+async function handle(req: RecordedRequest, res: ServerResponse, script: Scripted[], options: OpenAIMockOptions = {}) {
   const azure = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(req.path);
   if (req.method !== 'POST' || (!azure && req.path !== '/v1/chat/completions')) {
     return azure
@@ -40,7 +50,15 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Scripte
       : sendJson(res, 404, { error: { message: `Invalid URL (${req.method} ${req.path})`, type: 'invalid_request_error', param: null, code: null } });
   }
   if (azure) {
-    if (req.headers['api-key'] !== AZURE_TEST_KEY) {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer !== undefined && req.headers['api-key'] === undefined) {
+      // Entra ID: Azure OpenAI's answer to a missing, invalid or expired token.
+      if (!options.azureBearer?.(bearer)) {
+        return sendJson(res, 401, {
+          error: { code: '401', message: 'Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.' },
+        });
+      }
+    } else if (!(options.azureKeys ?? [AZURE_TEST_KEY]).includes(req.headers['api-key'])) {
       return sendJson(res, 401, {
         error: {
           code: '401',

@@ -1,12 +1,13 @@
 import { BaseAnthropic } from '@anthropic-ai/sdk/client';
-import type { Stream } from '@anthropic-ai/sdk/core/streaming';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
+import { apiKeyFor, hasApiKey } from '../../credentials/secrets';
 import type { Env } from '../../env';
 import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
 import { GatewayError } from '../../openai/errors';
 import type { DeploymentOptions } from '../../routing/catalog';
 import type { Provider } from '../provider';
 import { anthropicErrorToGateway, PROVIDER_LABEL } from './anthropic-error';
+import { anthropicEvents } from './anthropic-events';
 import { createAnthropicStreamTranslator } from './anthropic-stream';
 import { fromAnthropicMessages } from './from-anthropic-response';
 import { mergeStreams, type Tagged } from './merge-streams';
@@ -36,13 +37,14 @@ const REQUEST_TIMEOUT_MS = 10 * 60 * 1000;
 const MAX_CACHED_CLIENTS = 8;
 const clients = new Map<string, BaseAnthropic>();
 
-function clientFor(env: Env): BaseAnthropic {
-  const baseURL = env.ANTHROPIC_BASE_URL || undefined;
-  const cacheKey = `${baseURL ?? ''}\n${env.ANTHROPIC_API_KEY}`;
+/** The client of one credential: the deployment's api_key_secret (several keys: credentials/expand-credentials.ts) and base_url. */
+function clientFor(env: Env, options: DeploymentOptions, apiKey: string): BaseAnthropic {
+  const baseURL = (typeof options.base_url === 'string' ? options.base_url : env.ANTHROPIC_BASE_URL) || undefined;
+  const cacheKey = `${baseURL ?? ''}\n${apiKey}`;
   let client = clients.get(cacheKey);
   if (!client) {
     if (clients.size >= MAX_CACHED_CLIENTS) clients.clear();
-    client = new BaseAnthropic({ apiKey: env.ANTHROPIC_API_KEY, baseURL, maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, openTelemetry: false });
+    client = new BaseAnthropic({ apiKey, baseURL, maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, openTelemetry: false });
     clients.set(cacheKey, client);
   }
   return client;
@@ -62,7 +64,7 @@ function apiVersionFor(options: DeploymentOptions): AnthropicApiVersion {
 }
 
 export const anthropicProvider: Provider = {
-  isConfigured: (env) => Boolean(env.ANTHROPIC_API_KEY),
+  isConfigured: (env, options) => hasApiKey(env, options, 'ANTHROPIC_API_KEY'),
 
   async chatCompletion({ request, target, env, signal, notes, maxImageBytes, streamIdleTimeoutMs }) {
     const apiVersion = apiVersionFor(target.options);
@@ -75,8 +77,9 @@ export const anthropicProvider: Provider = {
     notes.dropped.push(...translated.notes.dropped);
     notes.adapted.push(...translated.notes.adapted);
 
-    const client = clientFor(env);
-    const secrets = [env.ANTHROPIC_API_KEY];
+    const apiKey = apiKeyFor(env, target.options, 'ANTHROPIC_API_KEY', PROVIDER_LABEL);
+    const client = clientFor(env, target.options, apiKey);
+    const secrets = [apiKey];
     // One signal for the n calls: the client leaving, or one call failing, ends them all.
     const calls = new AbortController();
     const abortCalls = () => calls.abort();
@@ -102,10 +105,12 @@ export const anthropicProvider: Provider = {
       return { stream: false, body: fromAnthropicMessages(messages) };
     }
 
-    let streams: Stream<RawMessageStreamEvent>[];
+    let responses: Response[];
     try {
       const body: MessageCreateParams = { ...translated.params, stream: true };
-      streams = await times(() => client.post<Stream<RawMessageStreamEvent>>(MESSAGES_PATH, { body, stream: true, ...requestOptions }));
+      // The SDK sends the request and turns an HTTP error into its typed errors; the
+      // 200's body is read here (anthropic-events.ts), not through the SDK's Stream.
+      responses = await times(() => client.post(MESSAGES_PATH, { body, stream: true, ...requestOptions }).asResponse());
     } catch (error) {
       abortCalls();
       signal.removeEventListener('abort', abortCalls);
@@ -115,7 +120,12 @@ export const anthropicProvider: Provider = {
     let events: AsyncIterator<Tagged<RawMessageStreamEvent>>;
     try {
       // message_start: until it arrives the attempt may still fail (and be retried) as a whole.
-      ({ events } = await readFirstEvent(mergeStreams(streams.map((s) => s[Symbol.asyncIterator]()))));
+      // One call (n = 1, the usual case) is read without a merge in between.
+      const merged =
+        responses.length === 1
+          ? anthropicEvents(responses[0].body ?? emptyBody(), responses[0].headers, (event): Tagged<RawMessageStreamEvent> => ({ choice: 0, event }))
+          : mergeStreams(responses.map((r) => anthropicEvents(r.body ?? emptyBody(), r.headers)));
+      ({ events } = await readFirstEvent(merged));
     } catch (error) {
       abortCalls();
       signal.removeEventListener('abort', abortCalls);
@@ -131,3 +141,6 @@ export const anthropicProvider: Provider = {
     };
   },
 };
+
+/** A 200 without a body reads as a stream that ended at once: reported as truncated. */
+const emptyBody = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });

@@ -1,26 +1,12 @@
-import type { Env } from '../../env';
 import { GatewayError } from '../../openai/errors';
-import type { DeploymentOptions } from '../../routing/catalog';
+import { azureAuth, azureAuthConfigured, type AzureAuth } from './auth';
 import { forwardChatCompletion } from '../openai/forward';
 import { serializeRequest } from '../openai';
 import type { Provider } from '../provider';
 
 const DEFAULT_API_VERSION = '2024-10-21';
 
-/**
- * How the gateway authenticates to an Azure OpenAI resource. Today an API key; the
- * key-management issue adds an Entra ID token provider behind the same signature.
- */
-export type AzureAuth = (env: Env, options: DeploymentOptions) => Promise<{ headers: Record<string, string>; secret?: string }>;
-
-export const azureApiKeyAuth: AzureAuth = async (env, options) => {
-  const secretName = options.api_key_secret ?? 'AZURE_OPENAI_API_KEY';
-  const key = (env as unknown as Record<string, string | undefined>)[secretName];
-  if (!key) {
-    throw new GatewayError(503, `Azure OpenAI is not configured on this gateway (no ${secretName}).`, 'server_error', null, 'provider_not_configured');
-  }
-  return { headers: { 'api-key': key }, secret: key };
-};
+export type { AzureAuth } from './auth';
 
 /** The chat-completions URL of one deployment. */
 export function azureChatUrl(endpoint: string, deployment: string, apiVersion: string): string {
@@ -45,9 +31,10 @@ export function normalizeAzureStreamEvent(data: string): string | null {
   return data.includes('"system_fingerprint":null') ? data.replace(/"system_fingerprint":null,|,"system_fingerprint":null/, '') : data;
 }
 
-export function createAzureProvider(auth: AzureAuth = azureApiKeyAuth): Provider {
+/** An Azure OpenAI provider; `auth` signs each call in (auth.ts: API key, Entra service principal, or agent-brokered token). */
+export function createAzureProvider(auth: AzureAuth = azureAuth): Provider {
   return {
-    isConfigured: (env) => Boolean(env.AZURE_OPENAI_ENDPOINT && env.AZURE_OPENAI_API_KEY),
+    isConfigured: (env, options) => Boolean((options?.endpoint ?? env.AZURE_OPENAI_ENDPOINT) && azureAuthConfigured(env, options)),
 
     async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs, watchPassThroughStreams }) {
       const endpoint = target.options.endpoint ?? env.AZURE_OPENAI_ENDPOINT;

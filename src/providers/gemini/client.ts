@@ -1,4 +1,6 @@
+import { apiKeyFor } from '../../credentials/secrets';
 import type { Env } from '../../env';
+import type { DeploymentOptions } from '../../routing/catalog';
 import { upstreamNetworkError } from '../upstream-error';
 import { geminiHttpError } from './gemini-error';
 
@@ -49,12 +51,22 @@ export class GeminiClient {
   }
 }
 
-let cached: GeminiClient | undefined;
+const MAX_CACHED_CLIENTS = 8;
+const clients = new Map<string, GeminiClient>();
 
-/** The client for this environment, built once and reused while the configuration stays the same. */
-export function geminiClient(env: Env): GeminiClient {
-  const baseUrl = (env.GEMINI_BASE_URL || DEFAULT_GEMINI_BASE_URL).replace(/\/+$/, '').replace(/\/v1(beta|alpha)?$/, '');
-  const apiKey = env.GEMINI_API_KEY ?? '';
-  if (cached?.baseUrl !== baseUrl || cached.apiKey !== apiKey) cached = new GeminiClient(baseUrl, apiKey);
-  return cached;
+/**
+ * The client of one credential (the deployment's api_key_secret and base_url, else
+ * GEMINI_API_KEY / GEMINI_BASE_URL), built once and reused while the configuration stays the same.
+ */
+export function geminiClient(env: Env, options: DeploymentOptions = {}): GeminiClient {
+  const configured = typeof options.base_url === 'string' ? options.base_url : env.GEMINI_BASE_URL;
+  const baseUrl = (configured || DEFAULT_GEMINI_BASE_URL).replace(/\/+$/, '').replace(/\/v1(beta|alpha)?$/, '');
+  const apiKey = options.api_key_secret === undefined ? (env.GEMINI_API_KEY ?? '') : apiKeyFor(env, options, 'GEMINI_API_KEY', 'Gemini');
+  const cacheKey = `${baseUrl}\n${apiKey}`;
+  let client = clients.get(cacheKey);
+  if (!client) {
+    if (clients.size >= MAX_CACHED_CLIENTS) clients.clear();
+    clients.set(cacheKey, (client = new GeminiClient(baseUrl, apiKey)));
+  }
+  return client;
 }

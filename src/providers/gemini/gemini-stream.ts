@@ -2,6 +2,7 @@ import type { StreamTranslator } from '../../openai/chunk-stream';
 import { chunk, errorChunk, newCompletionMeta, type CompletionMeta } from '../../openai/chunks';
 import { GatewayError } from '../../openai/errors';
 import { parseSse } from '../../openai/sse';
+import { SseEventSource } from '../../openai/sse-event-source';
 import type { ChatCompletionChunk, ChunkDelta } from '../../openai/types';
 import { toFinishReason } from './finish-reason';
 import { promptBlocked, readParts, toolCallIdBase, type GeminiToolCall } from './from-gemini-response';
@@ -19,16 +20,15 @@ import { toUsage } from './usage';
 // chunk if the client asked for stream_options.include_usage.
 
 /** The upstream events, parsed. A line that is not JSON ends the stream with an error. */
-export async function* geminiEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<GenerateContentResponse> {
-  for await (const event of parseSse(body)) {
-    let parsed: GenerateContentResponse;
+export function geminiEvents(body: ReadableStream<Uint8Array>): SseEventSource<GenerateContentResponse> {
+  // An SseEventSource: openAIChunkStream drains it without a promise per event (openai/sse-event-source.ts).
+  return new SseEventSource(parseSse(body), (event) => {
     try {
-      parsed = JSON.parse(event.data);
+      return JSON.parse(event.data) as GenerateContentResponse;
     } catch {
       throw new GatewayError(502, 'Gemini sent a stream event that is not JSON.', 'upstream_error', null, 'upstream_bad_response');
     }
-    yield parsed;
-  }
+  });
 }
 
 /**

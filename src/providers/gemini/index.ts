@@ -1,3 +1,4 @@
+import { hasApiKey } from '../../credentials/secrets';
 import { GatewayError } from '../../openai/errors';
 import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
 import type { Provider, ProviderCall, ProviderResult } from '../provider';
@@ -16,11 +17,11 @@ import type { GenerateContentResponse } from './types';
  * The IO (image fetches, the upstream call) is here; the translation is pure.
  */
 export const geminiProvider: Provider = {
-  isConfigured: (env) => Boolean(env.GEMINI_API_KEY),
+  isConfigured: (env, options) => hasApiKey(env, options, 'GEMINI_API_KEY'),
 
   async chatCompletion(call: ProviderCall): Promise<ProviderResult> {
     const { request, target, env, notes } = call;
-    const client = geminiClient(env);
+    const client = geminiClient(env, target.options);
     const images = await resolveImages(request.messages, { maxBytes: call.maxImageBytes, signal: call.signal });
     const body = serializeGeminiRequest(toGeminiRequest(request, target, images, notes), images.values());
     const stream = request.stream === true;

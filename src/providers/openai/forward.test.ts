@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeAzureStreamEvent } from '../azure';
-import { guardSseStream, openAIStyleError, pipeSseStream } from './forward';
+import { forwardChatCompletion, guardSseStream, openAIStyleError, pipeSseStream, pipeStartedSseStream } from './forward';
 
 // The pass-through stream guard: whole events forwarded as they complete, byte for
 // byte; a stream that ends without [DONE] or fails mid-read ends with an error chunk.
@@ -240,5 +240,53 @@ describe('openAIStyleError', () => {
   it('copes with an empty body', async () => {
     const error = await openAIStyleError('OpenAI', respond(503, ''), []);
     expect({ status: error.status, code: error.code }).toEqual({ status: 503, code: 'upstream_unavailable' });
+  });
+});
+
+// The first chunk read before answering, so the router can hand the stream on as it is (no tee, no peek).
+describe('pipeStartedSseStream', () => {
+  it('passes the whole stream through unchanged, the first read included', async () => {
+    const out = await new Response(await pipeStartedSseStream(upstream(reads(EV1 + EV2 + DONE, 7)), 'OpenAI')).text();
+    expect(out).toBe(EV1 + EV2 + DONE);
+  });
+
+  it('with a silence limit too', async () => {
+    const out = await new Response(await pipeStartedSseStream(upstream([EV1, EV2, DONE]), 'OpenAI', 1_000)).text();
+    expect(out).toBe(EV1 + EV2 + DONE);
+  });
+
+  it('an empty stream stays empty', async () => {
+    expect(await new Response(await pipeStartedSseStream(upstream([]), 'OpenAI')).text()).toBe('');
+  });
+
+  it('an upstream that fails before its first byte is the attempt’s failure (thrown, retryable)', async () => {
+    await expect(pipeStartedSseStream(upstream([], new TypeError('Network connection lost.')), 'OpenAI')).rejects.toMatchObject({
+      status: 502,
+      code: 'upstream_unreachable',
+    });
+  });
+
+  it('a stream that is only an error chunk is the failure it carries; the upstream is cancelled', async () => {
+    let cancelled = false;
+    const lone = 'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"","choices":[],"error":{"message":"Rate limited.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}\n\ndata: [DONE]\n\n';
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(encoder.encode(lone)),
+      cancel: () => void (cancelled = true),
+    });
+    await expect(pipeStartedSseStream(body, 'OpenAI')).rejects.toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(cancelled).toBe(true);
+  });
+
+  it('forwardChatCompletion answers a stream marked started', async () => {
+    const fetchBefore = globalThis.fetch;
+    globalThis.fetch = async () => new Response(upstream([EV1, DONE]), { headers: { 'content-type': 'text/event-stream' } });
+    try {
+      const result = await forwardChatCompletion({ provider: 'OpenAI', url: 'https://x/v1/chat/completions', headers: {}, body: '{}', stream: true, signal: new AbortController().signal, secrets: [] });
+      expect(result).toMatchObject({ stream: true, started: true });
+      expect(await new Response((result as { body: ReadableStream<Uint8Array> }).body).text()).toBe(EV1 + DONE);
+    } finally {
+      globalThis.fetch = fetchBefore;
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { errorChunk, newCompletionMeta } from '../../openai/chunks';
 import { GatewayError, streamStalled, withinMs } from '../../openai/errors';
+import { failedStart } from '../../routing/first-chunk';
 import { SSE_DONE, sseData } from '../../openai/sse';
 import type { ProviderResult } from '../provider';
 import { redactSecrets, retryAfterSeconds, upstreamHttpError, upstreamNetworkError } from '../upstream-error';
@@ -41,10 +42,11 @@ export async function forwardChatCompletion(options: ForwardOptions): Promise<Pr
   if (!response.ok) throw await openAIStyleError(options.provider, response, options.secrets);
   if (!options.stream) return { stream: false, body: await response.text() };
   if (!response.body) throw upstreamNetworkError(options.provider, new Error('empty stream'));
-  const body = options.rewriteEvent
-    ? guardSseStream(response.body, options.provider, options.rewriteEvent, options.idleTimeoutMs)
-    : pipeSseStream(response.body, options.provider, options.idleTimeoutMs);
-  return { stream: true, body };
+  if (options.rewriteEvent) {
+    return { stream: true, body: guardSseStream(response.body, options.provider, options.rewriteEvent, options.idleTimeoutMs) };
+  }
+  // The first chunk is read here, so the router need not peek at the stream (a tee and a read in JavaScript).
+  return { stream: true, started: true, body: await pipeStartedSseStream(response.body, options.provider, options.idleTimeoutMs) };
 }
 
 // workerd's native identity stream: a pipe from the upstream body into it runs inside
@@ -66,8 +68,14 @@ const NativeIdentityStream: typeof TransformStream =
  * `idleMs` without a byte the pipe is stopped and the stream ends with an
  * `upstream_stalled` error chunk.
  */
-export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: string, idleMs = 0): ReadableStream<Uint8Array> {
+export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: string, idleMs = 0, first?: Uint8Array): ReadableStream<Uint8Array> {
   const { readable, writable } = new NativeIdentityStream<Uint8Array, Uint8Array>();
+  if (first) {
+    // Queued ahead of the pipe; not awaited, as nothing reads the stream before it is returned.
+    const writer = writable.getWriter();
+    writer.write(first).catch(() => {});
+    writer.releaseLock();
+  }
   const stopPipe = new AbortController();
   let source = upstream;
   let stopWatching = () => {};
@@ -98,6 +106,28 @@ export function pipeSseStream(upstream: ReadableStream<Uint8Array>, provider: st
     },
   );
   return readable;
+}
+
+/**
+ * pipeSseStream once the upstream's first chunk has come, so the stream can be marked
+ * `started`: an upstream that fails before it, or whose stream is only an error chunk,
+ * is the attempt's failure (thrown), which the router may retry.
+ */
+export async function pipeStartedSseStream(upstream: ReadableStream<Uint8Array>, provider: string, idleMs = 0): Promise<ReadableStream<Uint8Array>> {
+  const reader = upstream.getReader();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch (error) {
+    throw upstreamNetworkError(provider, error);
+  }
+  const failed = first.done ? null : failedStart(first.value);
+  if (failed) {
+    reader.cancel().catch(() => {});
+    throw failed;
+  }
+  reader.releaseLock();
+  return pipeSseStream(upstream, provider, idleMs, first.done ? undefined : first.value);
 }
 
 const SILENCE = Symbol('silence');

@@ -1,3 +1,4 @@
+import { apiKeyFor, hasApiKey } from '../../credentials/secrets';
 import { badRequest } from '../../openai/errors';
 import type { Provider } from '../provider';
 import { forwardChatCompletion } from './forward';
@@ -6,18 +7,21 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 /** OpenAI: a pass-through. Every parameter, known to the gateway or not, reaches OpenAI unchanged. */
 export const openaiProvider: Provider = {
-  isConfigured: (env) => Boolean(env.OPENAI_API_KEY),
+  isConfigured: (env, options) => hasApiKey(env, options, 'OPENAI_API_KEY'),
 
   async chatCompletion({ request, target, env, signal, streamIdleTimeoutMs, watchPassThroughStreams }) {
+    // Per deployment: api_key_secret (several keys, credentials/expand-credentials.ts) and base_url.
+    const apiKey = apiKeyFor(env, target.options, 'OPENAI_API_KEY', 'OpenAI');
+    const baseUrl = typeof target.options.base_url === 'string' ? target.options.base_url : (env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL);
     return forwardChatCompletion({
       provider: 'OpenAI',
-      url: `${(env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/chat/completions`,
-      headers: { authorization: `Bearer ${env.OPENAI_API_KEY}` },
+      url: `${baseUrl.replace(/\/+$/, '')}/chat/completions`,
+      headers: { authorization: `Bearer ${apiKey}` },
       body: serializeRequest({ ...request, model: target.model }),
       stream: request.stream === true,
       signal,
       idleTimeoutMs: watchPassThroughStreams ? streamIdleTimeoutMs : 0,
-      secrets: [env.OPENAI_API_KEY],
+      secrets: [apiKey],
     });
   },
 };
