@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { disconnectCredentialBrokers } from '../credentials/agent-credential-client';
 import type { AppEnv } from '../env';
-import { badRequest, GatewayError } from '../openai/errors';
+import { GatewayError } from '../openai/errors';
 import {
   agentTokenDatabase,
   createAgentToken,
@@ -11,8 +11,7 @@ import {
   revokeAgentToken,
   type CreateAgentTokenRequest,
 } from '../tunnel/agent-tokens';
-import { parseExpiry } from './admin-requests';
-import { patternProblem } from './model-patterns';
+import { parseExpiry, parseName, parseObject, parsePatterns } from './admin-requests';
 
 // /admin/agent-tokens: tokens that local-agents dial the tunnel with, each scoped to the
 // model names it may register. Mounted in admin.ts, behind its ADMIN_TOKEN check.
@@ -26,30 +25,13 @@ const FIELDS = ['name', 'models', 'expires_at'];
  * or date-time, or Unix seconds.
  */
 export function parseCreateAgentTokenRequest(text: string, now: number): CreateAgentTokenRequest {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw badRequest('The request body is not valid JSON.');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
-  const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
-  if (unknown.length) throw badRequest(`Unknown field '${unknown[0]}'; an agent token takes ${FIELDS.join(', ')}.`, unknown[0]);
-  const { name, models, expires_at: expires } = body as Record<string, unknown>;
-
-  if (typeof name !== 'string' || !name.trim()) throw badRequest('name must be a non-empty string.', 'name');
-  if (name.length > 100) throw badRequest('name must be at most 100 characters.', 'name');
-
-  if (!Array.isArray(models) || models.length === 0) {
-    throw badRequest('models is required: a non-empty array of the model names or patterns its agents may register (e.g. ["qwen-*"]; ["*"] for any).', 'models');
-  }
-  models.forEach((pattern, i) => {
-    const problem = patternProblem(pattern);
-    if (problem) throw badRequest(`models[${i}] ${problem}.`, `models[${i}]`);
-  });
-
+  const { name, models, expires_at: expires } = parseObject(text, FIELDS, 'an agent token');
+  const patterns = parsePatterns(
+    models,
+    'models is required: a non-empty array of the model names or patterns its agents may register (e.g. ["qwen-*"]; ["*"] for any).',
+  );
   const expiresAt = expires === undefined ? null : parseExpiry(expires, now, 'agent token');
-  return { name: name.trim(), models: models as string[], expiresAt };
+  return { name: parseName(name), models: patterns, expiresAt };
 }
 
 const tokenNotFound = (id: string) => new GatewayError(404, `No agent token with id '${id}'.`, 'invalid_request_error', 'id', 'agent_token_not_found');

@@ -35,7 +35,8 @@ export interface UpdateKeyRequest {
 
 const FIELDS = ['name', 'models', 'expires_at', ...LIMIT_FIELDS];
 
-function parseObject(text: string): Record<string, unknown> {
+/** A JSON object body with only the given fields; `what` names the thing they describe, e.g. "a key". */
+export function parseObject(text: string, fields: readonly string[] = FIELDS, what = 'a key'): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -43,12 +44,12 @@ function parseObject(text: string): Record<string, unknown> {
     throw badRequest('The request body is not valid JSON.');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
-  const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
-  if (unknown.length) throw badRequest(`Unknown field '${unknown[0]}'; a key takes ${FIELDS.join(', ')}.`, unknown[0]);
+  const unknown = Object.keys(body).filter((k) => !fields.includes(k));
+  if (unknown.length) throw badRequest(`Unknown field '${unknown[0]}'; ${what} takes ${fields.join(', ')}.`, unknown[0]);
   return body as Record<string, unknown>;
 }
 
-function parseName(name: unknown): string {
+export function parseName(name: unknown): string {
   if (typeof name !== 'string' || !name.trim()) throw badRequest('name must be a non-empty string.', 'name');
   if (name.length > 100) throw badRequest('name must be at most 100 characters.', 'name');
   return name.trim();
@@ -56,12 +57,15 @@ function parseName(name: unknown): string {
 
 function parseModels(models: unknown): string[] | null {
   if (models === null) return null;
-  if (!Array.isArray(models) || models.length === 0) {
-    throw badRequest('models must be a non-empty array of model names or patterns (e.g. ["gpt-4o", "anthropic/*"]); leave it out (or null) to allow every model.', 'models');
-  }
+  return parsePatterns(models, 'models must be a non-empty array of model names or patterns (e.g. ["gpt-4o", "anthropic/*"]); leave it out (or null) to allow every model.');
+}
+
+/** A non-empty array of model names or patterns; `problem` is the message when it is not an array or empty. */
+export function parsePatterns(models: unknown, problem: string): string[] {
+  if (!Array.isArray(models) || models.length === 0) throw badRequest(problem, 'models');
   models.forEach((pattern, i) => {
-    const problem = patternProblem(pattern);
-    if (problem) throw badRequest(`models[${i}] ${problem}.`, `models[${i}]`);
+    const wrong = patternProblem(pattern);
+    if (wrong) throw badRequest(`models[${i}] ${wrong}.`, `models[${i}]`);
   });
   return models as string[];
 }
