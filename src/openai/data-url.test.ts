@@ -79,6 +79,9 @@ describe('parseImageDataUrl', () => {
     ['empty payload', url(''), 400, 'invalid_image_url'],
     ['a character outside base64', url(`${base64Of(PNG).slice(0, 8)}!${base64Of(PNG).slice(9)}`), 400, 'invalid_image_url'],
     ['URL-safe base64 alphabet', url(base64Of(bytes(0xff, 0xd8, 0xff, 0xfb, 0xef, 0xbe)).replace(/\+/g, '-').replace(/\//g, '_')), 400, 'invalid_image_url'],
+    // Deep in the payload, where the head check does not look: a quote or backslash could break out of the JSON string the serializers splice it into.
+    ['a quote deep in the payload', url(`${base64Of(new Uint8Array([...PNG, ...new Uint8Array(300)])).slice(0, 200)}","x":"yy`), 400, 'invalid_image_url'],
+    ['a backslash deep in the payload', url(`${base64Of(new Uint8Array([...PNG, ...new Uint8Array(300)])).slice(0, 200)}\\u0022AA`), 400, 'invalid_image_url'],
     ['length 1 mod 4', url(`${base64Of(PNG)}A`.replace(/=/g, '')), 400, 'invalid_image_url'],
     ['padding on a length not a multiple of 4 (short)', url('iVBORw0KGg='), 400, 'invalid_image_url'],
     ['padding on a length not a multiple of 4', url('AAAAAA='), 400, 'invalid_image_url'],

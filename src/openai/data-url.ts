@@ -37,7 +37,10 @@ export function parseImageDataUrl(url: string, param: string, maxBytes: number):
     paddingOk &&
     !base64.includes('-') &&
     !base64.includes('_') &&
-    !base64.includes('%');
+    !base64.includes('%') &&
+    // Never JSON-special: the Claude and Gemini serializers splice the payload into the body verbatim.
+    !base64.includes('"') &&
+    !base64.includes('\\');
   const head = wellFormed ? decodeHead(base64) : null;
   if (!head) throw badRequest(`${param} has a malformed base64 payload.`, param, 'invalid_image_url');
   checkDecodedSize(decodedLength(base64), param, maxBytes);
