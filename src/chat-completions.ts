@@ -36,9 +36,10 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
       c.get('meter')?.named(model);
       assertModelAllowed(c.get('gatewayKey'), model);
     },
+    meter: c.get('meter'),
   });
   if (onprem instanceof Response) return onprem;
-  const text = await readBodyText(onprem, maxBodyBytes);
+  const text = typeof onprem === 'string' ? onprem : await readBodyText(onprem, maxBodyBytes);
   const request = parseChatRequest(text, { maxImageBytes });
   assertModelAllowed(c.get('gatewayKey'), request.model);
   c.get('meter')?.begin(request); // usage accounting (usage/meter.ts): may ask a stream for its usage chunk

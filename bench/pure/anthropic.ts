@@ -3,16 +3,17 @@ import { SSE_DONE, sseData } from '../../src/openai/sse';
 import { parseChatRequest } from '../../src/openai/parse-chat-request';
 import { createAnthropicStreamTranslator } from '../../src/providers/anthropic/anthropic-stream';
 import { fromAnthropicMessages } from '../../src/providers/anthropic/from-anthropic-response';
+import { serializeAnthropicRequest } from '../../src/providers/anthropic/serialize-anthropic-request';
 import { SDK_API_VERSION, toAnthropicRequest } from '../../src/providers/anthropic/to-anthropic-request';
 import { upstreamModel } from '../models.ts';
 
 const MODEL = upstreamModel('anthropic');
 const encoder = new TextEncoder();
 
-/** Client body → the Messages API body, serialised as the SDK sends it. */
+/** Client body → the Messages API body, serialised as the provider hands it to the SDK. */
 export function request(text: string, maxImageBytes: number): string {
   const translated = toAnthropicRequest(parseChatRequest(text), { model: MODEL, apiVersion: SDK_API_VERSION, maxImageBytes });
-  return JSON.stringify({ ...translated.params, stream: translated.stream });
+  return serializeAnthropicRequest({ ...translated.params, stream: translated.stream });
 }
 
 /** Upstream JSON → the OpenAI completion the client receives. */

@@ -29,13 +29,16 @@ export class ModelFieldScanner {
   /** @param {Uint8Array} chunk @returns {string|null|undefined} */
   feed(chunk) {
     let i = 0;
+    // The next quote and backslash at or after i, searched again only once i passes them: a
+    // string with many escapes costs one pass, not one search to its end per escape.
+    let quote = -1;
+    let backslash = -1;
     while (i < chunk.length && this.result === undefined) {
       if (this.inString && !this.capturing && !this.escape) {
-        // Inside a string that is not kept (a message, a base64 image): jump to its end.
-        const quote = chunk.indexOf(QUOTE, i);
-        const end = quote < 0 ? chunk.length : quote;
-        const backslash = chunk.subarray(i, end).indexOf(BACKSLASH);
-        const next = backslash < 0 ? end : i + backslash;
+        // Inside a string that is not kept (a message, a base64 image): jump to its end or next escape.
+        if (quote < i) quote = nextIndex(chunk, QUOTE, i);
+        if (backslash < i) backslash = nextIndex(chunk, BACKSLASH, i);
+        const next = Math.min(quote, backslash);
         this.offset += next - i;
         i = next;
         if (i === chunk.length) break;
@@ -112,4 +115,10 @@ export class ModelFieldScanner {
     this.capturing = null;
     this.bytes = [];
   }
+}
+
+/** Where `byte` next occurs in `chunk` from `from` on (chunk.length: nowhere). */
+function nextIndex(chunk, byte, from) {
+  const at = chunk.indexOf(byte, from);
+  return at < 0 ? chunk.length : at;
 }

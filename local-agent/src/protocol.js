@@ -21,7 +21,10 @@ export const FrameType = Object.freeze({
   PING: 0x03, // either way, stream 0; payload echoed in PONG
   PONG: 0x04,
   CAPACITY: 0x05, // agent → gateway, stream 0: {capacity}: replicas became ready or died since the hello (0: none ready now)
-  REQUEST_HEAD: 0x10, // gateway → agent: {method, path, headers}
+  // gateway → agent: {method, path, headers, usage?}. usage: true: the gateway counts this request's tokens, so the agent
+  // asks a streamed request's engine for its usage chunk (include-usage.js) and says so in the response head's
+  // x-switchboard-usage-added header; agents that do not know it ignore it.
+  REQUEST_HEAD: 0x10,
   REQUEST_BODY: 0x11, // gateway → agent: bytes
   REQUEST_END: 0x12, // gateway → agent
   // A whole request in one frame (head, body and end): [head length: u32][head JSON][body]. Sent only to agents whose hello offers the "whole" feature.
@@ -96,19 +99,20 @@ export function writeFrameHeader(frame, type, streamId) {
  * A whole request or response in one frame, or null when it does not fit one (send it as head, body and end).
  * @param {number} type FrameType.REQUEST or FrameType.RESPONSE
  * @param {number} streamId
- * @param {object} head {method, path, headers} or {status, headers}
+ * @param {object|Uint8Array} head {method, path, headers} or {status, headers}, or that JSON already encoded
  * @param {Uint8Array} body
  * @returns {Uint8Array|null}
  */
 export function encodeWholeFrame(type, streamId, head, body) {
-  const json = encoder.encode(JSON.stringify(head));
+  const json = head instanceof Uint8Array ? head : encoder.encode(JSON.stringify(head));
   const size = 4 + json.byteLength + body.byteLength;
   if (size > MAX_CHUNK) return null;
-  const payload = new Uint8Array(size);
-  new DataView(payload.buffer).setUint32(0, json.byteLength);
-  payload.set(json, 4);
-  payload.set(body, 4 + json.byteLength);
-  return encodeFrame(type, streamId, payload);
+  // Laid out in place: the body (up to 256 KiB) is copied once.
+  const frame = new Uint8Array(HEADER_BYTES + size);
+  new DataView(frame.buffer).setUint32(HEADER_BYTES, json.byteLength);
+  frame.set(json, HEADER_BYTES + 4);
+  frame.set(body, HEADER_BYTES + 4 + json.byteLength);
+  return writeFrameHeader(frame, type, streamId);
 }
 
 /** A frame whose payload is JSON (hello, heads, errors). */

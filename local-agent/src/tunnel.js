@@ -7,10 +7,11 @@
 // takes whole requests in one frame, answers small ones in one frame, and takes part in
 // flow control: credits for request bodies, PAUSE / RESUME for slow clients.
 
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
+import { IncludeUsageScanner, INCLUDE_USAGE, USAGE_ADDED_HEADER, includeUsageAt } from './include-usage.js';
 import WebSocket from 'ws';
 import { mergeConsecutiveRoles } from './merge-roles.js';
-import { BODY_WINDOW, FEATURES, FrameType, MAX_CHUNK, PROTOCOL_VERSION, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, offeredFeatures, reconnectDelay } from './protocol.js';
+import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, MAX_CHUNK, PROTOCOL_VERSION, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, offeredFeatures, reconnectDelay, writeFrameHeader } from './protocol.js';
 
 const MAX_BUFFERED = 8 * 1024 * 1024; // pause reading engine output while this much waits to be sent
 const BODY_HIGH_WATER = 512 * 1024; // request body buffered for a slow engine before credits (RESUME) stop
@@ -133,7 +134,7 @@ export class TunnelClient {
         break;
       case FrameType.REQUEST_BODY: {
         const stream = this.streams.get(frame.streamId);
-        if (!stream) break;
+        if (!stream?.body) break;
         const flowing = stream.body.write(Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength)); // a view, not a copy
         if (!this.gatewayFeatures.includes('flow')) break;
         // Each window of body that reached the engine earns the gateway a credit for the next (RESUME):
@@ -158,14 +159,14 @@ export class TunnelClient {
         break;
       }
       case FrameType.REQUEST_END:
-        this.streams.get(frame.streamId)?.body.end();
+        this.streams.get(frame.streamId)?.body?.end();
         break;
       case FrameType.CANCEL: {
         const stream = this.streams.get(frame.streamId);
         if (stream) {
           this.streams.delete(frame.streamId);
           stream.abort.abort();
-          stream.body.destroy();
+          stream.body?.destroy();
         }
         break;
       }
@@ -190,7 +191,8 @@ export class TunnelClient {
   /** @param {Buffer|null} [whole] the body, when the request came whole (REQUEST); else REQUEST_BODY frames follow */
   async onRequest(streamId, head, whole = null) {
     if (this.streams.has(streamId)) return;
-    const body = new PassThrough({ highWaterMark: BODY_HIGH_WATER });
+    // A whole request needs no body stream (REQUEST_BODY frames never come for it).
+    const body = whole ? null : new PassThrough({ highWaterMark: BODY_HIGH_WATER });
     const abort = new AbortController();
     this.streams.set(streamId, { body, abort });
     const headers = { ...(typeof head.headers === 'object' && head.headers ? head.headers : {}) };
@@ -198,6 +200,19 @@ export class TunnelClient {
     try {
       let payload = whole ?? body;
       if (this.pool.replicas[0]?.model.mergeConsecutiveRoles && path === '/v1/chat/completions') payload = await mergedBody(payload);
+      // The gateway counts tokens (head.usage): a stream is asked for its usage chunk (include-usage.js).
+      let usageAdded = () => false;
+      if (head.usage === true && path === '/v1/chat/completions') {
+        if (Buffer.isBuffer(payload)) {
+          const at = includeUsageAt(payload);
+          if (at >= 0) payload = Buffer.concat([payload.subarray(0, at), INCLUDE_USAGE, payload.subarray(at)]);
+          usageAdded = () => at >= 0;
+        } else {
+          const adding = includeUsageStream();
+          payload = payload.pipe(adding.stream);
+          usageAdded = adding.added;
+        }
+      }
       // A body known whole goes with its length (not chunked), and a refused attempt can resend it.
       if (Buffer.isBuffer(payload)) headers['content-length'] = String(payload.length);
       const { res } = await this.pool.forward({ method: head.method ?? 'POST', path, headers, body: payload, signal: abort.signal });
@@ -209,6 +224,7 @@ export class TunnelClient {
       stream.res = res;
       const outHeaders = {};
       for (const [k, v] of Object.entries(res.headers)) if (!['connection', 'keep-alive', 'transfer-encoding'].includes(k)) outHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+      if (usageAdded()) outHeaders[USAGE_ADDED_HEADER] = '1';
       const responseHead = { status: res.statusCode, headers: outHeaders };
       const length = Number(res.headers['content-length']);
       if (this.gatewayFeatures.includes('whole') && length >= 0 && length < MAX_CHUNK - 4096 && !String(res.headers['content-type']).includes('event-stream')) {
@@ -226,8 +242,19 @@ export class TunnelClient {
         return;
       }
       this.send(encodeJsonFrame(FrameType.RESPONSE_HEAD, streamId, responseHead));
-      res.on('data', (chunk) => {
-        for (const piece of chunksOf(chunk)) this.send(encodeFrame(FrameType.RESPONSE_BODY, streamId, piece));
+      // Node emits one 'data' per HTTP chunk, so 300 SSE events that came in one socket read are
+      // 300 events here, all in the same tick. They are gathered and sent as one frame once that
+      // read is handled (a microtask: nothing waits for more data), so each costs no WebSocket
+      // message, no frame decode and no enqueue of its own on the gateway.
+      let pending = [];
+      let pendingBytes = 0;
+      const flush = () => {
+        const parts = pending;
+        const size = pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+        if (!this.streams.has(streamId)) return;
+        this.sendBody(streamId, parts, size);
         if (this.ws && this.ws.bufferedAmount > MAX_BUFFERED) {
           res.pause();
           const resume = () => {
@@ -236,8 +263,14 @@ export class TunnelClient {
           };
           setTimeout(resume, 5);
         }
+      };
+      res.on('data', (chunk) => {
+        if (pending.length === 0) queueMicrotask(flush);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
       });
       res.on('end', () => {
+        if (pending.length) flush();
         if (this.streams.delete(streamId)) this.send(encodeFrame(FrameType.RESPONSE_END, streamId));
       });
       res.on('error', () => this.failStream(streamId, 502, 'The engine connection broke mid-response.', 'engine_error'));
@@ -245,6 +278,33 @@ export class TunnelClient {
     } catch (error) {
       if (error.status === 499 || abort.signal.aborted) return;
       this.failStream(streamId, error.status ?? 502, error.message, error.code ?? 'engine_error');
+    }
+  }
+
+  /** Response bytes as RESPONSE_BODY frames of at most MAX_CHUNK, each built with one copy of the bytes. */
+  sendBody(streamId, parts, size) {
+    if (parts.length === 1 && size > MAX_CHUNK) {
+      for (const piece of chunksOf(parts[0])) this.send(encodeFrame(FrameType.RESPONSE_BODY, streamId, piece));
+      return;
+    }
+    let frame = null;
+    let at = 0;
+    for (const part of parts) {
+      for (let i = 0; i < part.length; ) {
+        if (!frame) {
+          frame = Buffer.allocUnsafe(HEADER_BYTES + Math.min(MAX_CHUNK, size));
+          at = HEADER_BYTES;
+        }
+        const n = Math.min(part.length - i, frame.length - at);
+        part.copy(frame, at, i, i + n);
+        at += n;
+        i += n;
+        size -= n;
+        if (at === frame.length) {
+          this.send(writeFrameHeader(frame, FrameType.RESPONSE_BODY, streamId));
+          frame = null;
+        }
+      }
     }
   }
 
@@ -301,7 +361,7 @@ export class TunnelClient {
     // Requests in flight cannot finish without the socket: stop their engine work.
     for (const stream of this.streams.values()) {
       stream.abort.abort();
-      stream.body.destroy();
+      stream.body?.destroy();
     }
     this.streams.clear();
     if (this.closed) return;
@@ -347,6 +407,47 @@ export function refusalAdvice(status) {
   return status === 403
     ? 'the token does not allow this model: use a token whose models include it (npm run admin -- agent-tokens create --models …), then restart the agent'
     : 'the token is unknown, revoked or expired: put a valid agent token in the environment variable named by gateway.token_env and restart the agent';
+}
+
+/**
+ * A streamed body with the usage request added before its closing brace when it needs one
+ * (include-usage.js). Bytes go on as they come; only the closing brace and what follows it
+ * wait for the body's end. `added()` is known once the body ended (before the engine answers).
+ */
+export function includeUsageStream() {
+  const scanner = new IncludeUsageScanner();
+  let held = null;
+  let added = false;
+  const stream = new Transform({
+    transform(chunk, _encoding, callback) {
+      if (held) {
+        // After the closing brace: whitespace, or bytes that make the body invalid (then nothing is added).
+        scanner.feed(chunk);
+        held = Buffer.concat([held, chunk]);
+        if (scanner.invalid) {
+          const out = held;
+          held = null;
+          return callback(null, out);
+        }
+        return callback();
+      }
+      const close = scanner.feed(chunk);
+      if (close < 0 || scanner.invalid) return callback(null, chunk);
+      held = chunk.subarray(close);
+      callback(null, close > 0 ? chunk.subarray(0, close) : undefined);
+    },
+    flush(callback) {
+      if (held) {
+        if (scanner.wanted) {
+          added = true;
+          this.push(Buffer.from(INCLUDE_USAGE));
+        }
+        this.push(held);
+      }
+      callback();
+    },
+  });
+  return { stream, added: () => added };
 }
 
 /** For models whose chat template demands alternating roles: the whole body, messages merged. */

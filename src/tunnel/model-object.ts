@@ -18,6 +18,8 @@ export const MODEL_HEADER = 'x-switchboard-onprem-model';
 /** The id of the stored agent token an agent connected with (set by agent-connect.ts; absent for AGENT_TOKENS). */
 export const AGENT_TOKEN_HEADER = 'x-switchboard-agent-token-id';
 export const TUNNEL_ERROR_HEADER = 'x-switchboard-tunnel-error';
+/** Set by the gateway when it counts this request's tokens: the agent asks a stream for its usage chunk (head.usage; local-agent/src/include-usage.js). */
+export const INCLUDE_USAGE_HEADER = 'x-switchboard-include-usage';
 
 interface PendingStream {
   agent: AgentConnection;
@@ -25,8 +27,19 @@ interface PendingStream {
   controller: ReadableStreamDefaultController<Uint8Array> | null;
   headSent: boolean;
   path: string;
+  /** The gateway counts this request's tokens (INCLUDE_USAGE_HEADER). */
+  usage: boolean;
   /** A body that fits one frame, kept until the answer begins so that a refusal can be retried on another agent. */
   body: Uint8Array | null;
+  /**
+   * A larger body's REQUEST_BODY frames sent so far, kept for the same reason while they fit
+   * REPLAY_LIMIT (null: too much to hold, or not kept): an agent refuses at the head, before
+   * it grants any credit, so an agent with "flow" has at most two windows of it by then.
+   */
+  sent?: Uint8Array[] | null;
+  sentBytes?: number;
+  /** REQUEST_END was sent (a replay ends the body too). */
+  bodyDone?: boolean;
   /** Agents this request was sent to. */
   tried: Set<AgentConnection>;
   /** The agent was told to stop reading the engine's response (PAUSE) until the client catches up. */
@@ -36,6 +49,11 @@ interface PendingStream {
   /** Waiting for the agent's next credit (RESUME) before sending more of the body. */
   bodyHold?: { promise: Promise<void>; resume: () => void } | null;
 }
+
+/** Body bytes kept per streamed request for a retry on another agent: the two windows an agent with "flow" can have before its first credit, and as much again. */
+const REPLAY_LIMIT = 4 * BODY_WINDOW;
+/** Body bytes kept for retries across all requests of one Durable Object (its memory is 128 MB); beyond it, a refused large body is not retried. */
+const REPLAY_TOTAL = 32 * 1024 * 1024;
 
 /** Response bytes a Durable Object queues per stream for a slow client before it asks the agent to pause (agents that offer "flow"). */
 const FLOW_HIGH_WATER = 1024 * 1024;
@@ -62,6 +80,8 @@ export class OnPremModel implements DurableObject {
   private agents = new Set<AgentConnection>();
   private streams = new Map<number, PendingStream>();
   private nextStreamId = 1;
+  /** Body bytes held for retries (PendingStream.sent), over all streams. */
+  private heldBytes = 0;
   private model: string | null = null;
   private sweeper: ReturnType<typeof setInterval> | null = null;
 
@@ -190,7 +210,8 @@ export class OnPremModel implements DurableObject {
       case FrameType.RESPONSE_BODY: {
         const stream = this.streams.get(frame.streamId);
         if (stream?.agent !== agent || !stream.controller) return;
-        stream.controller.enqueue(frame.payload.slice());
+        // A view of the message's own buffer (each WebSocket message has a fresh one): no copy.
+        stream.controller.enqueue(frame.payload);
         // The client reads slower than the engine writes: the agent stops reading from the engine until it catches up.
         if ((stream.controller.desiredSize ?? 1) <= 0 && !stream.paused && agent.hello!.features.includes('flow')) {
           stream.paused = true;
@@ -213,7 +234,7 @@ export class OnPremModel implements DurableObject {
         if (frame.streamId === 0) return;
         const stream = this.streams.get(frame.streamId);
         if (stream?.agent !== agent) return;
-        if (!stream.headSent && stream.body && REFUSED_BEFORE_START.has(frame.json.code) && this.retry(frame.streamId, stream)) return;
+        if (!stream.headSent && (stream.body || stream.sent) && REFUSED_BEFORE_START.has(frame.json.code) && this.retry(frame.streamId, stream)) return;
         this.finish(frame.streamId);
         const status = Number.isInteger(frame.json.status) ? frame.json.status : 502;
         const message = `The on-prem model's agent reported: ${String(frame.json.message ?? 'an error')}`;
@@ -232,6 +253,7 @@ export class OnPremModel implements DurableObject {
     if (stream?.agent !== agent || stream.headSent) return;
     stream.headSent = true;
     stream.body = null;
+    this.releaseHeld(stream);
     const id = frame.streamId;
     const body = new ReadableStream<Uint8Array>(
       {
@@ -259,8 +281,27 @@ export class OnPremModel implements DurableObject {
     stream.agent = next;
     next.inFlight++;
     stream.tried.add(next);
-    this.sendRequest(id, stream);
+    if (stream.sent) this.replay(id, stream);
+    else this.sendRequest(id, stream);
     return true;
+  }
+
+  /** A streamed body to the next agent: its head, the frames sent so far, its end if it came; the rest follows as it is read. */
+  private replay(id: number, stream: PendingStream): void {
+    this.send(stream.agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(stream.path, stream.usage)));
+    for (const frame of stream.sent!) this.send(stream.agent, frame);
+    if (stream.bodyDone) this.send(stream.agent, encodeFrame(FrameType.REQUEST_END, id));
+    // Credits start over with this agent; a read waiting for the last agent's credit checks again.
+    stream.unacked = stream.sentBytes ?? 0;
+    stream.bodyHold?.resume();
+    stream.bodyHold = null;
+  }
+
+  /** Drops the body frames kept for a retry. */
+  private releaseHeld(stream: PendingStream): void {
+    if (!stream.sent) return;
+    this.heldBytes -= stream.sentBytes ?? 0;
+    stream.sent = null;
   }
 
   /** The client went away: tell the agent, which aborts the engine request (frees the GPU). */
@@ -284,6 +325,7 @@ export class OnPremModel implements DurableObject {
     if (!stream) return;
     this.streams.delete(id);
     stream.agent.inFlight--;
+    this.releaseHeld(stream);
     stream.bodyHold?.resume(); // a body held for the agent is dropped, not left waiting
   }
 
@@ -379,8 +421,9 @@ export class OnPremModel implements DurableObject {
     if (this.nextStreamId > 0xfffffff0) this.nextStreamId = 1;
     agent.inFlight++;
     const path = request.headers.get('x-switchboard-path') ?? '/v1/chat/completions';
+    const usage = request.headers.has(INCLUDE_USAGE_HEADER);
     const head = new Promise<Response>((resolveHead) =>
-      this.streams.set(id, { agent, resolveHead, controller: null, headSent: false, path, body: null, tried: new Set([agent]) }),
+      this.streams.set(id, { agent, resolveHead, controller: null, headSent: false, path, usage, body: null, tried: new Set([agent]) }),
     );
     // The client going away aborts this request's signal (compatibility flag
     // enable_request_signal); cancelling the response body does not reach a Durable Object.
@@ -388,8 +431,9 @@ export class OnPremModel implements DurableObject {
     const declared = Number(request.headers.get('content-length'));
     if (declared > 0 && declared <= MAX_CHUNK) void this.sendWholeBody(id, request);
     else {
-      this.send(agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(path)));
-      void this.sendBody(agent, id, request.body);
+      this.streams.get(id)!.sent = [];
+      this.send(agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(path, usage)));
+      void this.sendBody(id, request.body);
     }
     return head;
   }
@@ -397,9 +441,9 @@ export class OnPremModel implements DurableObject {
   /** A held body to its stream's agent: one REQUEST frame where the agent takes it, else head, body and end. */
   private sendRequest(id: number, stream: PendingStream): void {
     const body = stream.body ?? new Uint8Array(0);
-    const whole = stream.agent.hello?.features.includes('whole') ? encodeWholeFrame(FrameType.REQUEST, id, requestHead(stream.path), body) : null;
+    const whole = stream.agent.hello?.features.includes('whole') ? encodeWholeFrame(FrameType.REQUEST, id, encodedRequestHead(stream.path, stream.usage), body) : null;
     if (whole) return this.send(stream.agent, whole);
-    this.send(stream.agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(stream.path)));
+    this.send(stream.agent, encodeJsonFrame(FrameType.REQUEST_HEAD, id, requestHead(stream.path, stream.usage)));
     if (body.byteLength) this.send(stream.agent, encodeFrame(FrameType.REQUEST_BODY, id, body));
     this.send(stream.agent, encodeFrame(FrameType.REQUEST_END, id));
   }
@@ -432,15 +476,16 @@ export class OnPremModel implements DurableObject {
    * The request body as it is read, never held whole, in frames of MAX_CHUNK: the engine
    * can use the body only once it is complete, and every frame costs a WebSocket message.
    */
-  private async sendBody(agent: AgentConnection, id: number, body: ReadableStream<Uint8Array> | null): Promise<void> {
+  private async sendBody(id: number, body: ReadableStream<Uint8Array> | null): Promise<void> {
     if (body) {
       // A BYOB reader fills a whole frame per read (readAtLeast), where plain reads come ≈ 4 KiB at a time.
       const reader = body.getReader({ mode: 'byob' });
-      const flow = agent.hello!.features.includes('flow');
+      // The stream's agent, not one fixed here: a refusal moves the request to another agent (retry).
+      const flow = (stream: PendingStream) => stream.agent.hello!.features.includes('flow');
       for (;;) {
         const stream = this.streams.get(id);
         // At most two windows ahead of what the agent's engine has taken.
-        while (flow && stream && this.streams.has(id) && (stream.unacked ?? 0) >= 2 * BODY_WINDOW) {
+        while (stream && this.streams.has(id) && flow(stream) && (stream.unacked ?? 0) >= 2 * BODY_WINDOW) {
           let resume!: () => void;
           const promise = new Promise<void>((r) => (resume = r));
           stream.bodyHold = { promise, resume };
@@ -449,6 +494,7 @@ export class OnPremModel implements DurableObject {
         let next: ReadableStreamReadResult<Uint8Array>;
         try {
           // Read straight into a frame, after room for its header: sent without a copy.
+          // A fresh buffer per read: WebSocket.send may still be using the last one (reusing it corrupted bodies).
           next = await reader.readAtLeast(MAX_CHUNK, new Uint8Array(HEADER_BYTES + MAX_CHUNK).subarray(HEADER_BYTES));
         } catch {
           return this.bodyFailed(id);
@@ -458,15 +504,31 @@ export class OnPremModel implements DurableObject {
           if (!next.done) await discardReader(reader);
           return;
         }
-        if (next.value?.byteLength) {
+        if (next.value?.byteLength && stream) {
           const { buffer, byteOffset, byteLength } = next.value;
-          this.send(agent, writeFrameHeader(new Uint8Array(buffer, byteOffset - HEADER_BYTES, HEADER_BYTES + byteLength), FrameType.REQUEST_BODY, id));
-          if (stream) stream.unacked = (stream.unacked ?? 0) + next.value.byteLength;
+          const frame = writeFrameHeader(new Uint8Array(buffer, byteOffset - HEADER_BYTES, HEADER_BYTES + byteLength), FrameType.REQUEST_BODY, id);
+          this.send(stream.agent, frame);
+          stream.unacked = (stream.unacked ?? 0) + byteLength;
+          this.hold(stream, frame, byteLength);
         }
         if (next.done) break;
       }
     }
-    if (this.streams.has(id)) this.send(agent, encodeFrame(FrameType.REQUEST_END, id));
+    const stream = this.streams.get(id);
+    if (stream) {
+      stream.bodyDone = true;
+      this.send(stream.agent, encodeFrame(FrameType.REQUEST_END, id));
+    }
+  }
+
+  /** Keeps a sent body frame for a retry while the stream's and the object's limits allow (the frame itself: no copy). */
+  private hold(stream: PendingStream, frame: Uint8Array, bytes: number): void {
+    if (!stream.sent) return;
+    const sentBytes = (stream.sentBytes ?? 0) + bytes;
+    if (sentBytes > REPLAY_LIMIT || this.heldBytes + bytes > REPLAY_TOTAL) return this.releaseHeld(stream);
+    stream.sent.push(frame);
+    stream.sentBytes = sentBytes;
+    this.heldBytes += bytes;
   }
 
 
@@ -496,8 +558,21 @@ export class OnPremModel implements DurableObject {
   }
 }
 
-function requestHead(path: string) {
-  return { method: 'POST', path, headers: { 'content-type': 'application/json' } };
+/** A request's head; `usage`: the agent asks a stream for its usage chunk (older agents ignore it). */
+function requestHead(path: string, usage: boolean) {
+  return { method: 'POST', path, headers: { 'content-type': 'application/json' }, ...(usage ? { usage: true } : {}) };
+}
+
+/** requestHead's JSON, encoded once (the same few bytes for every request). */
+const encodedHeads = new Map<string, Uint8Array>();
+function encodedRequestHead(path: string, usage: boolean): Uint8Array {
+  const key = `${usage ? 1 : 0}${path}`;
+  let head = encodedHeads.get(key);
+  if (!head) {
+    head = new TextEncoder().encode(JSON.stringify(requestHead(path, usage)));
+    if (encodedHeads.size < 16) encodedHeads.set(key, head);
+  }
+  return head;
 }
 
 /** The engine's response as the agent described it (hop-by-hop headers dropped; a status no Response takes is a 502). */

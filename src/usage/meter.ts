@@ -86,6 +86,17 @@ export class Meter {
     if (!result.stream) this.answerUsage = typeof result.body === 'string' ? lastUsageIn(result.body) : usageOf(result.body);
   }
 
+  /**
+   * The on-prem deployment that answered, on the pass-through path (providers/onprem/pass-through.ts):
+   * its usage is read from the body as it goes to the client; `usageAdded`: the agent asked the
+   * engine for a stream's usage chunk the client did not ask for, so it is taken out.
+   */
+  servedOnPrem(target: Target, label: string, usageAdded: boolean): void {
+    this.target = target;
+    this.deploymentLabel = label;
+    this.strip = usageAdded;
+  }
+
   /** Admission by the key's Durable Object; a refusal is the 429 response. */
   async admit(keyId: string, limits: KeyLimits, namespace: DurableObjectNamespace): Promise<Response | null> {
     const stub = namespace.get(namespace.idFromName(keyId));

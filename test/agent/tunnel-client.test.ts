@@ -101,7 +101,7 @@ describe('TunnelClient', () => {
     await new Promise((r) => setTimeout(r, 50)); // the welcome reaches the agent
     const whole = (id: number, body: unknown) => conn.ws.send(encodeWholeFrame(FrameType.REQUEST, id, { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } }, Buffer.from(JSON.stringify(body)))!);
     whole(1, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }] });
-    whole(2, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    whole(2, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, mock_delay_ms: 5 });
     await waitFor(() => forStream(conn.frames, 1).length && forStream(conn.frames, 2).some((f) => f.type === FrameType.RESPONSE_END), 'both answers');
     const [answer] = forStream(conn.frames, 1);
     expect(answer).toMatchObject({ type: FrameType.RESPONSE, json: { status: 200 } });
@@ -110,6 +110,21 @@ describe('TunnelClient', () => {
     expect(forStream(conn.frames, 2).filter((f) => f.type === FrameType.RESPONSE_BODY).length).toBeGreaterThan(1);
     // The engine got the body with its length, not chunked.
     expect((await mockStats(base)).lastBody).toMatchObject({ model: 'qwen', stream: true });
+  });
+
+  it('engine events that arrive together go on as one frame (whatever one read brought), events apart as frames apart', async () => {
+    const gw = await fakeGateway('agent-token', ['whole', 'flow']);
+    const { pool } = await agentPool(1);
+    tunnel(pool, gw.url);
+    const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
+    await new Promise((r) => setTimeout(r, 50)); // the welcome reaches the agent
+    sendRequest(conn.ws, 5, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, mock_chunks: 300 });
+    await waitFor(() => forStream(conn.frames, 5).some((f) => f.type === FrameType.RESPONSE_END), 'the stream to end');
+    const bodies = forStream(conn.frames, 5).filter((f) => f.type === FrameType.RESPONSE_BODY);
+    const text = Buffer.concat(bodies.map((f) => Buffer.from(f.payload))).toString();
+    expect(text.match(/^data: /gm)).toHaveLength(300 + 3); // role, 300 pieces, finish; then [DONE]
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(bodies.length).toBeLessThan(100); // 303 events written at once by a zero-latency engine
   });
 
   it('PAUSE stops reading the engine\'s answer; RESUME reads on to its end', async () => {

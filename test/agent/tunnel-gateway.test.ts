@@ -43,6 +43,8 @@ interface FakeAgent {
   answer: Answer;
   /** Grant the gateway a credit (RESUME) for each BODY_WINDOW of body received, as a real agent does once its engine took it. */
   autoCredit: boolean;
+  /** Refuse streamed requests at their head (model_not_ready), as a real agent with no ready replica does, before any credit. */
+  refuseAtHead: boolean;
   capacity(n: number): void;
   release(): void;
 }
@@ -57,6 +59,7 @@ async function fakeAgent(model: string, capacity: number, answer: Answer): Promi
     cancelled: [],
     answer,
     autoCredit: true,
+    refuseAtHead: false,
     capacity: (n) => ws.send(encodeJsonFrame(FrameType.CAPACITY, 0, { capacity: n })),
     release: () => {
       for (const id of agent.held.splice(0)) reply(id, { object: 'chat.completion', held: true });
@@ -64,6 +67,7 @@ async function fakeAgent(model: string, capacity: number, answer: Answer): Promi
   };
   const reply = (id: number, completion: object) => ws.send(encodeWholeFrame(FrameType.RESPONSE, id, { status: 200, headers: { 'content-type': 'application/json' } }, Buffer.from(JSON.stringify(completion)))!);
   const bodies = new Map<number, { head: any; parts: Buffer[] }>();
+  const refused = new Set<number>();
   const complete = (id: number, head: any, body: Buffer) => {
     agent.requests.push({ id, head, body });
     const verdict = agent.answer({ id, head, body });
@@ -77,7 +81,13 @@ async function fakeAgent(model: string, capacity: number, answer: Answer): Promi
     const frame: Frame = decodeFrame(data);
     if (frame.type === FrameType.WELCOME) welcomed();
     else if (frame.type === FrameType.REQUEST) complete(frame.streamId, frame.json, Buffer.from(frame.body!));
-    else if (frame.type === FrameType.REQUEST_HEAD) bodies.set(frame.streamId, { head: frame.json, parts: [] });
+    else if (frame.type === FrameType.REQUEST_HEAD && agent.refuseAtHead) {
+      refused.add(frame.streamId);
+      agent.requests.push({ id: frame.streamId, head: frame.json, body: Buffer.alloc(0) });
+      ws.send(encodeJsonFrame(FrameType.ERROR, frame.streamId, { status: 503, message: 'Model has no ready replica right now (1 loading).', code: 'model_not_ready' }));
+    } else if (refused.has(frame.streamId)) {
+      if (frame.type === FrameType.REQUEST_END) refused.delete(frame.streamId); // the rest of a refused body is dropped
+    } else if (frame.type === FrameType.REQUEST_HEAD) bodies.set(frame.streamId, { head: frame.json, parts: [] });
     else if (frame.type === FrameType.REQUEST_BODY) {
       const b = bodies.get(frame.streamId)!;
       const before = b.parts.reduce((n, p) => n + p.length, 0);
@@ -114,6 +124,20 @@ describe('OnPremModel: several agents', () => {
     // Every agent refused: the client gets the last refusal as a clean 503.
     serving.answer = () => 'refuse';
     await expect(ask('retry-model')).rejects.toMatchObject({ status: 503, code: 'model_not_ready' });
+  });
+
+  it('a body of several frames refused at its head is replayed to the next agent, byte for byte', async () => {
+    const refusing = await fakeAgent('retry-big', 1, () => ({ object: 'chat.completion', from: 'first' }));
+    refusing.refuseAtHead = true;
+    const serving = await fakeAgent('retry-big', 1, ({ body }) => ({ object: 'chat.completion', from: 'second', bytes: body.length }));
+    const content = Array.from({ length: 3 * 1024 * 1024 / 16 }, (_, i) => i.toString(16).padStart(16, '.')).join('');
+    const expected = Buffer.from(JSON.stringify({ model: 'retry-big', messages: [{ role: 'user', content }] }));
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${TEST_GATEWAY_KEY}`, 'content-type': 'application/json' }, body: expected });
+      expect(await res.json()).toMatchObject({ from: 'second', bytes: expected.length });
+    }
+    expect(refusing.requests.length).toBeGreaterThan(0);
+    for (const r of serving.requests) expect(r.body.equals(expected)).toBe(true);
   });
 
   it('agents are balanced by the capacity they report, updated after the hello', async () => {

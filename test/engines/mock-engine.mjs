@@ -147,6 +147,8 @@ async function chat(req, res, raw) {
   stats.lastRoles = Array.isArray(body.messages) ? body.messages.map((m) => m?.role) : null;
   if (body.model !== served) return openAIError(res, 404, `The model \`${body.model}\` does not exist.`, 'NotFoundError', 'model');
   if (!Array.isArray(body.messages) || body.messages.length === 0) return openAIError(res, 400, 'messages: field required', 'BadRequestError', 'messages');
+  // vLLM's ChatCompletionRequest.validate_stream_options: stream_options only with stream=True.
+  if (body.stream_options && !body.stream) return openAIError(res, 400, 'Stream options can only be defined when `stream=True`.', 'BadRequestError');
   const images = countImages(body.messages);
   const limit = opts.limitMm.image ?? 1;
   if (images > limit) return openAIError(res, 400, `At most ${limit} image(s) may be provided in one prompt.`, 'BadRequestError');

@@ -5,7 +5,8 @@ import type { Route, Target } from '../../routing/catalog';
 import { parseRoutingVar, readPolicyHeaders, type RetryPolicy } from '../../routing/retry-policy';
 import { routingHeaders } from '../../routing/router';
 import { MAX_CHUNK } from '../../tunnel/protocol';
-import { MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/model-object';
+import { INCLUDE_USAGE_HEADER, MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/model-object';
+import { USAGE_ADDED_HEADER } from '../../../local-agent/src/include-usage.js';
 import type { Env } from '../../env';
 import { openAIStyleError, pipeSseStream } from '../openai/forward';
 import { upstreamNetworkError } from '../upstream-error';
@@ -24,20 +25,30 @@ export interface OnPremRequestContext {
   route: (model: string) => Route | undefined;
   /** Throws when the gateway key may not use the model (403). */
   authorize: (model: string) => void;
+  /** Usage accounting (usage/meter.ts), when the gateway counts this request's tokens. */
+  meter?: OnPremMeter;
+}
+
+/** What the usage meter learns from the pass-through path, which never parses the request. */
+export interface OnPremMeter {
+  /** The deployment that answered; `usageAdded`: the agent asked the engine for the stream's usage chunk the client did not ask for. */
+  servedOnPrem(target: Target, label: string, usageAdded: boolean): void;
 }
 
 /**
  * POST /v1/chat/completions for a name served by exactly one on-prem model: its answer.
- * Any other request comes back as a Request, body intact, for the gateway's ordinary path
- * (which parses it, as names with several deployments need for retries and fallbacks).
+ * Any other request comes back for the gateway's ordinary path (which parses it, as names
+ * with several deployments need for retries and fallbacks): its body as text when the peek
+ * read it whole (within the size limit), so a cloud request's body is read only once; else
+ * a Request, body intact.
  */
-export async function onPremChatCompletion(request: Request, context: OnPremRequestContext): Promise<Response | Request> {
+export async function onPremChatCompletion(request: Request, context: OnPremRequestContext): Promise<Response | Request | string> {
   const { env } = context;
   if (!env.ONPREM_MODELS || !request.body || Number(request.headers.get('content-length')) > context.maxBodyBytes) return request;
   const body = await peekModel(request, context.maxBodyBytes);
   const route = typeof body.model === 'string' ? context.route(body.model) : undefined;
   const deployment = route?.deployments.length === 1 ? route.deployments[0] : undefined;
-  if (!route || deployment?.target.provider !== 'onprem') return unpeeked(request, body);
+  if (!route || deployment?.target.provider !== 'onprem') return body.rest ? unpeeked(request, body) : utf8.decode(body.head);
   let policy: Partial<RetryPolicy>;
   try {
     context.authorize(body.model as string);
@@ -56,8 +67,11 @@ export async function onPremChatCompletion(request: Request, context: OnPremRequ
     signal: request.signal,
     // As on the ordinary path: pass-through streams are watched for silence only where a limit is configured.
     streamIdleTimeoutMs: policy.streamIdleTimeoutMs ?? 0,
+    meter: context.meter,
   });
 }
+
+const utf8 = new TextDecoder();
 
 /** A request body read up to its top-level "model" (or its end, or the size limit). */
 export interface PeekedBody {
@@ -146,6 +160,7 @@ export interface OnPremPassThrough {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   streamIdleTimeoutMs: number;
+  meter?: OnPremMeter;
 }
 
 /**
@@ -210,7 +225,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
   try {
     const sent = namespace.get(namespace.idFromName(target.model)).fetch('https://onprem/forward', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [MODEL_HEADER]: target.model },
+      headers: { 'content-type': 'application/json', [MODEL_HEADER]: target.model, ...(call.meter ? { [INCLUDE_USAGE_HEADER]: '1' } : {}) },
       body: payload,
       signal: upstream.signal,
     });
@@ -219,6 +234,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
     if (error instanceof GatewayError) throw error;
     throw upstreamNetworkError(provider, error);
   }
+  call.meter?.servedOnPrem(target, call.deploymentLabel, response.headers.get(USAGE_ADDED_HEADER) === '1');
   if (!response.ok) {
     if (response.headers.has(TUNNEL_ERROR_HEADER)) {
       // The tunnel's own verdict (no agent online, never registered, agent gone). A body held

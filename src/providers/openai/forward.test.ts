@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeAzureStreamEvent } from '../azure';
-import { forwardChatCompletion, guardSseStream, openAIStyleError, pipeSseStream, pipeStartedSseStream } from './forward';
+import { forwardChatCompletion, guardSseStream, guardStartedSseStream, openAIStyleError, pipeSseStream, pipeStartedSseStream } from './forward';
 
 // The pass-through stream guard: whole events forwarded as they complete, byte for
 // byte; a stream that ends without [DONE] or fails mid-read ends with an error chunk.
@@ -283,6 +283,101 @@ describe('pipeStartedSseStream', () => {
     globalThis.fetch = async () => new Response(upstream([EV1, DONE]), { headers: { 'content-type': 'text/event-stream' } });
     try {
       const result = await forwardChatCompletion({ provider: 'OpenAI', url: 'https://x/v1/chat/completions', headers: {}, body: '{}', stream: true, signal: new AbortController().signal, secrets: [] });
+      expect(result).toMatchObject({ stream: true, started: true });
+      expect(await new Response((result as { body: ReadableStream<Uint8Array> }).body).text()).toBe(EV1 + DONE);
+    } finally {
+      globalThis.fetch = fetchBefore;
+    }
+  });
+});
+
+// Azure's streams are rewritten per event; their first output is read before answering too (no tee, no peek in the router).
+describe('guardStartedSseStream', () => {
+  const FILTER = 'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[]}\n\n';
+  const LONE_ERROR =
+    'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"","choices":[],"error":{"message":"Rate limited.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}\n\ndata: [DONE]\n\n';
+
+  it('rewrites the whole stream as guardSseStream does, the first output included (the filter-only chunk dropped)', async () => {
+    const withNull = EV1.replace('"model":"m",', '"model":"m","system_fingerprint":null,');
+    const out = await pieces(await guardStartedSseStream(upstream(reads(FILTER + withNull + EV2 + DONE, 9)), 'Azure OpenAI', normalizeAzureStreamEvent));
+    expect(out.join('')).toBe(EV1 + EV2 + DONE);
+  });
+
+  it('forwards a whole last event that lacks its blank line, then [DONE]', async () => {
+    const out = await pieces(await guardStartedSseStream(upstream([EV1, 'data: [DONE]']), 'Azure OpenAI', normalizeAzureStreamEvent));
+    expect(out.join('')).toBe(EV1 + DONE);
+  });
+
+  it('a stream with nothing but [DONE] after the rewrite ends with it', async () => {
+    const out = await pieces(await guardStartedSseStream(upstream([FILTER, DONE]), 'Azure OpenAI', normalizeAzureStreamEvent));
+    expect(out.join('')).toBe(DONE);
+  });
+
+  it('an upstream that fails before its first event is the attempt’s failure (thrown, retryable)', async () => {
+    await expect(
+      guardStartedSseStream(upstream([FILTER], new TypeError('Network connection lost.')), 'Azure OpenAI', normalizeAzureStreamEvent),
+    ).rejects.toMatchObject({ status: 502, code: 'upstream_unreachable' });
+  });
+
+  it('a stream that ends before its first event is thrown as truncated', async () => {
+    await expect(guardStartedSseStream(upstream([]), 'Azure OpenAI', normalizeAzureStreamEvent)).rejects.toMatchObject({
+      status: 502,
+      code: 'upstream_stream_truncated',
+    });
+  });
+
+  it('an upstream silent before its first event is thrown as stalled, and cancelled', async () => {
+    let cancelled = false;
+    const quiet = new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) });
+    await expect(guardStartedSseStream(quiet, 'Azure OpenAI', normalizeAzureStreamEvent, 50)).rejects.toMatchObject({ code: 'upstream_stalled' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(cancelled).toBe(true);
+  });
+
+  it('a stream that is only an error chunk is the failure it carries; the upstream is cancelled', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(encoder.encode(LONE_ERROR)),
+      cancel: () => void (cancelled = true),
+    });
+    await expect(guardStartedSseStream(body, 'Azure OpenAI', normalizeAzureStreamEvent)).rejects.toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(cancelled).toBe(true);
+  });
+
+  it('a failure after the first event ends the stream with an error chunk naming the provider', async () => {
+    const out = await pieces(await guardStartedSseStream(upstream([EV1], new TypeError('Network connection lost.')), 'Azure OpenAI', normalizeAzureStreamEvent));
+    expect(out[0]).toBe(EV1);
+    expect(errorChunkOf(out[1])).toMatchObject({ code: 'upstream_unreachable' });
+    expect(errorChunkOf(out[1]).message).toContain('Azure OpenAI');
+  });
+
+  it('cancels the upstream when the client goes away', async () => {
+    let reason: unknown = 'not cancelled';
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(encoder.encode(EV1)),
+      cancel: (r) => void (reason = r),
+    });
+    const reader = (await guardStartedSseStream(body, 'Azure OpenAI', normalizeAzureStreamEvent)).getReader();
+    expect(decoder.decode((await reader.read()).value)).toBe(EV1);
+    await reader.cancel('client left');
+    expect(reason).toBe('client left');
+  });
+
+  it('forwardChatCompletion answers a rewritten stream marked started', async () => {
+    const fetchBefore = globalThis.fetch;
+    globalThis.fetch = async () => new Response(upstream([FILTER, EV1, DONE]), { headers: { 'content-type': 'text/event-stream' } });
+    try {
+      const result = await forwardChatCompletion({
+        provider: 'Azure OpenAI',
+        url: 'https://x/openai/deployments/d/chat/completions',
+        headers: {},
+        body: '{}',
+        stream: true,
+        signal: new AbortController().signal,
+        secrets: [],
+        rewriteEvent: normalizeAzureStreamEvent,
+      });
       expect(result).toMatchObject({ stream: true, started: true });
       expect(await new Response((result as { body: ReadableStream<Uint8Array> }).body).text()).toBe(EV1 + DONE);
     } finally {

@@ -42,10 +42,10 @@ export async function forwardChatCompletion(options: ForwardOptions): Promise<Pr
   if (!response.ok) throw await openAIStyleError(options.provider, response, options.secrets);
   if (!options.stream) return { stream: false, body: await response.text() };
   if (!response.body) throw upstreamNetworkError(options.provider, new Error('empty stream'));
-  if (options.rewriteEvent) {
-    return { stream: true, body: guardSseStream(response.body, options.provider, options.rewriteEvent, options.idleTimeoutMs) };
-  }
   // The first chunk is read here, so the router need not peek at the stream (a tee and a read in JavaScript).
+  if (options.rewriteEvent) {
+    return { stream: true, started: true, body: await guardStartedSseStream(response.body, options.provider, options.rewriteEvent, options.idleTimeoutMs) };
+  }
   return { stream: true, started: true, body: await pipeStartedSseStream(response.body, options.provider, options.idleTimeoutMs) };
 }
 
@@ -191,67 +191,120 @@ export function guardSseStream(
   rewriteEvent?: (data: string) => string | null,
   idleMs = 0,
 ): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
-  let pending: Uint8Array = new Uint8Array(0);
-  let sawDone = false;
-  const decoder = rewriteEvent ? new TextDecoder() : undefined;
+  return guardedStream(sseEventPump(upstream, provider, rewriteEvent, idleMs), null);
+}
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: GatewayError) => {
-    const meta = newCompletionMeta('');
-    controller.enqueue(encoder.encode(sseData(errorChunk(meta, error)) + SSE_DONE));
-    controller.close();
-  };
+/**
+ * guardSseStream once its first output has come, so the stream can be marked `started`:
+ * an upstream that fails before it (network error, silence, a stream cut short), or whose
+ * first output is only an error chunk, is the attempt's failure (thrown), which the router
+ * may retry. The rest is read on demand as guardSseStream reads it.
+ */
+export async function guardStartedSseStream(
+  upstream: ReadableStream<Uint8Array>,
+  provider: string,
+  rewriteEvent?: (data: string) => string | null,
+  idleMs = 0,
+): Promise<ReadableStream<Uint8Array>> {
+  const pump = sseEventPump(upstream, provider, rewriteEvent, idleMs);
+  const first = await pump.next();
+  const failed = first && failedStart(first);
+  if (failed) {
+    pump.cancel().catch(() => {});
+    throw failed;
+  }
+  return guardedStream(pump, first);
+}
 
+interface SseEventPump {
+  /** The next complete events (rewritten, never empty); null at a clean end; throws a GatewayError when the upstream fails. */
+  next(): Promise<Uint8Array | null>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+function guardedStream(pump: SseEventPump, first: Uint8Array | null): ReadableStream<Uint8Array> {
+  let ended = false;
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        if (first) controller.enqueue(first);
+      },
       async pull(controller) {
-        for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array>;
-          try {
-            result = await withinMs(reader.read(), idleMs, () => streamStalled(provider, idleMs));
-          } catch (error) {
-            if (error instanceof GatewayError) reader.cancel().catch(() => {});
-            return fail(controller, error instanceof GatewayError ? error : upstreamNetworkError(provider, error));
-          }
-          if (result.done) {
-            if (pending.length > 0 && !sawDone) {
-              // The last event had no terminating blank line. Some servers end that way; a
-              // cut connection does too, mid-event. Only a whole event is forwarded: half a
-              // JSON chunk would make the client fail on bad JSON before it sees the error.
-              const tail = wholeEvent(pending);
-              pending = new Uint8Array(0);
-              if (tail) {
-                sawDone = endsWithDone(tail);
-                controller.enqueue(rewriteEvents(tail, rewriteEvent, decoder));
-              }
-            }
-            if (!sawDone) return fail(controller, new GatewayError(502, `${provider} ended the stream before it finished.`, 'upstream_error', null, 'upstream_stream_truncated'));
-            controller.close();
-            return;
-          }
-          const bytes = pending.length ? concat(pending, result.value) : result.value;
-          const end = lastEventBoundary(bytes);
-          if (end < 0) {
-            pending = bytes;
-            continue;
-          }
-          const complete = bytes.subarray(0, end);
-          pending = bytes.slice(end);
-          if (endsWithDone(complete)) sawDone = true;
-          const out = rewriteEvents(complete, rewriteEvent, decoder);
-          if (out.length > 0) {
-            controller.enqueue(out);
-            return;
-          }
+        if (ended) return controller.close();
+        let out: Uint8Array | null;
+        try {
+          out = await pump.next();
+        } catch (error) {
+          ended = true;
+          const reported = error instanceof GatewayError ? error : upstreamNetworkError('the upstream', error);
+          controller.enqueue(encoder.encode(sseData(errorChunk(newCompletionMeta(''), reported)) + SSE_DONE));
+          return controller.close();
         }
+        if (out) controller.enqueue(out);
+        else controller.close();
       },
       cancel(reason) {
-        return reader.cancel(reason);
+        return pump.cancel(reason);
       },
     },
     // Reads a few events ahead while the client is written to; bounded, and never delays one.
     { highWaterMark: 16 },
   );
+}
+
+function sseEventPump(
+  upstream: ReadableStream<Uint8Array>,
+  provider: string,
+  rewriteEvent: ((data: string) => string | null) | undefined,
+  idleMs: number,
+): SseEventPump {
+  const reader = upstream.getReader();
+  let pending: Uint8Array = new Uint8Array(0);
+  let sawDone = false;
+  const decoder = rewriteEvent ? new TextDecoder() : undefined;
+
+  return {
+    async next() {
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await withinMs(reader.read(), idleMs, () => streamStalled(provider, idleMs));
+        } catch (error) {
+          if (error instanceof GatewayError) reader.cancel().catch(() => {});
+          throw error instanceof GatewayError ? error : upstreamNetworkError(provider, error);
+        }
+        if (result.done) {
+          if (pending.length > 0 && !sawDone) {
+            // The last event had no terminating blank line. Some servers end that way; a
+            // cut connection does too, mid-event. Only a whole event is forwarded: half a
+            // JSON chunk would make the client fail on bad JSON before it sees the error.
+            const tail = wholeEvent(pending);
+            pending = new Uint8Array(0);
+            if (tail) {
+              sawDone = endsWithDone(tail);
+              const out = rewriteEvents(tail, rewriteEvent, decoder);
+              // The end is reported by the next call.
+              if (out.length > 0) return out;
+            }
+          }
+          if (!sawDone) throw new GatewayError(502, `${provider} ended the stream before it finished.`, 'upstream_error', null, 'upstream_stream_truncated');
+          return null;
+        }
+        const bytes = pending.length ? concat(pending, result.value) : result.value;
+        const end = lastEventBoundary(bytes);
+        if (end < 0) {
+          pending = bytes;
+          continue;
+        }
+        const complete = bytes.subarray(0, end);
+        pending = bytes.slice(end);
+        if (endsWithDone(complete)) sawDone = true;
+        const out = rewriteEvents(complete, rewriteEvent, decoder);
+        if (out.length > 0) return out;
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
 }
 
 /** Index just past the last blank line (`\n\n` or `\n\r\n`), or -1. */
