@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { context } from 'esbuild';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
+import { applyPendingMigrations } from './d1-migrations.mjs';
 import { workerBuildOptions } from './worker-build-options.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -141,8 +142,25 @@ async function startMiniflare() {
   }
   boundPort = Number(new URL(url).port);
   cf = await mf.getCf().catch(() => undefined);
+  await migrateLocalDatabases();
   printConfiguration();
   say(`Switchboard gateway on ${url} (workerd via Miniflare, compatibility_date ${loaded.workerOptions.compatibilityDate})`);
+}
+
+/**
+ * Applies the migrations the local D1 databases have not had (what `wrangler d1 migrations
+ * apply --local` would do, recorded the same way), so keys and usage work from the first
+ * `npm start`. A failure is reported and the gateway still starts.
+ */
+async function migrateLocalDatabases() {
+  for (const { binding, migrations_dir: dir = 'migrations', migrations_table: table } of loaded.config.d1_databases ?? []) {
+    try {
+      const applied = await applyPendingMigrations(await mf.getD1Database(binding), resolve(root, dir), table);
+      if (applied.length) say(`D1 ${binding}: applied migrations ${applied.join(', ')}`);
+    } catch (error) {
+      console.error(`[serve-local] D1 ${binding}: applying ${dir}/ failed: ${error.message}`);
+    }
+  }
 }
 
 function printConfiguration() {

@@ -14,6 +14,7 @@ import { OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const KEY = 'sk-serve-local-test-key';
+const ADMIN_TOKEN = 'serve-local-admin-token-0123456789';
 
 let dir: string;
 let mock: OpenAIMock;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'switchboard-serve-local-'));
   mock = await startOpenAIMock();
   const envFile = join(dir, 'env');
-  writeFileSync(envFile, `GATEWAY_KEYS=${KEY}\nOPENAI_API_KEY=${OPENAI_TEST_KEY}\nOPENAI_BASE_URL=${mock.url}/v1\n`);
+  writeFileSync(envFile, `GATEWAY_KEYS=${KEY}\nADMIN_TOKEN=${ADMIN_TOKEN}\nOPENAI_API_KEY=${OPENAI_TEST_KEY}\nOPENAI_BASE_URL=${mock.url}/v1\n`);
   server = spawn(
     process.execPath,
     ['scripts/serve-local.mjs', '--port', '0', '--secrets-file', envFile, '--persist-to', join(dir, 'state')],
@@ -59,6 +60,20 @@ describe('npm start (scripts/serve-local.mjs)', () => {
     expect(output).toContain('GATEWAY_KEYS');
     expect(output).not.toContain(KEY);
     expect(output).not.toContain(OPENAI_TEST_KEY);
+  });
+
+  it('applies the D1 migrations to a new local database, so admin keys work from the first start', async () => {
+    expect(output).toMatch(/D1 DB: applied migrations 0001_gateway_keys\.sql, 0002_/);
+    const created = await fetch(`${url}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'first-start' }),
+    });
+    expect(created.status).toBe(201);
+    const { key } = (await created.json()) as { key: string };
+    const models = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(models.status).toBe(200);
+    expect(output).not.toContain(ADMIN_TOKEN);
   });
 
   it('answers /health and refuses /v1 without a gateway key', async () => {

@@ -1,7 +1,8 @@
 import { build } from 'esbuild';
 import { Log, LogLevel, Miniflare } from 'miniflare';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { applyPendingMigrations } from '../../scripts/d1-migrations.mjs';
 import { workerBuildOptions } from '../../scripts/worker-build-options.mjs';
 
 // Starts the real Worker in workerd (Miniflare), built from src/ the way wrangler
@@ -57,18 +58,6 @@ export function d1DatabaseBlocks(toml = readFileSync(`${root}wrangler.toml`, 'ut
       const migrationsDir = /^migrations_dir\s*=\s*"([^"]+)"/m.exec(section)?.[1] ?? 'migrations';
       return binding && id ? [{ binding, id, migrationsDir }] : [];
     });
-}
-
-/** The statements of every .sql file in a migrations directory, in file-name order (as wrangler applies them). */
-export function migrationStatements(dir: string): string[] {
-  const files = readdirSync(`${root}${dir}`).filter((f) => f.endsWith('.sql')).sort();
-  return files.flatMap((file) =>
-    readFileSync(`${root}${dir}/${file}`, 'utf8')
-      .replace(/--[^\n]*/g, '')
-      .split(';')
-      .map((statement) => statement.trim())
-      .filter(Boolean),
-  );
 }
 
 export interface Gateway {
@@ -127,8 +116,7 @@ export async function startGateway(bindings: Record<string, unknown>, options: G
   const url = (await mf.ready).toString().replace(/\/$/, '');
   // D1 databases declared in wrangler.toml start empty (in memory) and get the schema from their migrations.
   for (const { binding, migrationsDir } of d1DatabaseBlocks()) {
-    const db = await mf.getD1Database(binding);
-    await db.batch(migrationStatements(migrationsDir).map((statement) => db.prepare(statement)));
+    await applyPendingMigrations(await mf.getD1Database(binding), `${root}${migrationsDir}`);
   }
   return { url, baseURL: `${url}/v1`, mf, close: () => mf.dispose() };
 }
