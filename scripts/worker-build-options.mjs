@@ -12,4 +12,6 @@ export const workerBuildOptions = {
   target: 'es2022',
   mainFields: ['module', 'main'],
   conditions: ['workerd', 'worker', 'browser'],
+  // The runtime's own modules (cloudflare:workers: the Durable Object base class with RPC).
+  external: ['cloudflare:*'],
 };

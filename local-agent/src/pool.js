@@ -80,14 +80,17 @@ export class Pool {
       for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) outHeaders[k] = v;
       const upstream = request({ host: replica.host, port: replica.port, method, path, headers: outHeaders, agent: this.agent });
       let started = false;
+      const streamed = body && typeof body.pipe === 'function';
       const begin = () => {
         if (started) return;
         started = true;
-        if (body && typeof body.pipe === 'function') body.pipe(upstream);
+        if (streamed) body.pipe(upstream);
         else upstream.end(body ?? undefined);
       };
-      // The body is only read once the connection is made, so a refused attempt can be retried with it.
-      upstream.on('socket', (socket) => (socket.connecting ? socket.once('connect', begin) : begin()));
+      // A body held whole goes at once, with the head (a refused attempt sends it again). A
+      // stream is only read once the connection is made, so a refused attempt can be retried with it.
+      if (!streamed) begin();
+      else upstream.on('socket', (socket) => (socket.connecting ? socket.once('connect', begin) : begin()));
       const onAbort = () => upstream.destroy(new Error('client went away'));
       if (signal) {
         if (signal.aborted) onAbort();
@@ -103,7 +106,7 @@ export class Pool {
       upstream.on('error', (error) => {
         release();
         signal?.removeEventListener('abort', onAbort);
-        if (!started && error.code === 'ECONNREFUSED') {
+        if ((!started || !streamed) && error.code === 'ECONNREFUSED') {
           reject(Object.assign(new Error(`replica ${replica.id} refused the connection`), { refused: true }));
         } else if (signal?.aborted) {
           reject(new PoolError(499, 'The client closed the request.', 'client_closed'));

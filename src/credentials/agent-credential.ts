@@ -1,6 +1,6 @@
 import type { Env } from '../env';
 import { getAgentToken, storedTokenVerdict } from '../tunnel/agent-tokens';
-import { AGENT_TOKEN_HEADER } from '../tunnel/model-object';
+import { AGENT_TOKEN_HEADER } from '../tunnel/tunnel-names';
 
 // One Durable Object per agent-brokered Azure credential (`auth = "agent:NAME"`). A
 // switchboard-agent on a box where someone ran `az login` holds a WebSocket to it

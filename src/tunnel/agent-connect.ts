@@ -1,7 +1,7 @@
 import { presentedKey } from '../auth/gateway-keys';
 import type { Env } from '../env';
 import { agentTokenRevoked, identifyAgent, scopeRefusal, type AgentIdentity } from './agent-tokens';
-import { AGENT_TOKEN_HEADER, MODEL_HEADER, REGISTRY, type TunnelEnv } from './model-object';
+import { AGENT_TOKEN_HEADER, MODEL_HEADER, REGISTRY, type TunnelEnv } from './tunnel-names';
 
 // GET /v1/agent/connect?model=NAME (WebSocket): an agent registering a model pool.
 // The token is checked here, before the socket reaches the model's Durable Object:

@@ -3,7 +3,7 @@ import { isAgentTokenFormat, keyHash, newAgentToken, newAgentTokenId, sha256 } f
 import { modelAllowed } from '../auth/model-patterns';
 import type { Env } from '../env';
 import { GatewayError } from '../openai/errors';
-import { MODEL_HEADER, REGISTRY } from './model-object';
+import { MODEL_HEADER, REGISTRY } from './tunnel-names';
 
 // Agent tokens: the comma-separated secret AGENT_TOKENS (the bootstrap: unscoped, and the
 // only source without a DB binding), then tokens created through the admin API and stored

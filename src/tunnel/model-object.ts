@@ -1,29 +1,27 @@
 import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, writeFrameHeader, type Frame, type Hello } from './protocol';
-import type { Env } from '../env';
+import { DurableObject as DurableObjectBase } from 'cloudflare:workers';
+import { AGENT_TOKEN_HEADER, INCLUDE_USAGE_HEADER, MODEL_HEADER, REGISTRY, TUNNEL_ERROR_HEADER, type TunnelAnswer, type TunnelEnv } from './tunnel-names';
 
 // One Durable Object per on-prem model name. Agents serving that model hold a WebSocket
-// to it; the gateway sends each request here (POST /forward: the client's body streamed
-// unparsed from providers/onprem/pass-through.ts, or the onprem provider's), and it goes
+// to it; the gateway sends each request here (RPC call(): a body the gateway holds whole,
+// the common case, with no Request or Response built on either side; POST /forward: the
+// client's body streamed unparsed from providers/onprem/pass-through.ts, or the onprem
+// provider's), and it goes
 // to the agent with the lowest in-flight load for its capacity (ready replicas, updated by
 // CAPACITY frames), multiplexed as frames; a refusal before any engine saw it goes to the
 // next agent. Response bytes are enqueued the moment they arrive, with flow control both
 // ways for agents that offer it. The instance named REGISTRY keeps the list of model
 // names ever registered and which are online.
 
-/** The bindings the tunnel reads (src/env.ts): the Durable Object namespace, agent tokens, idle timeout. */
-export type TunnelEnv = Pick<Env, 'ONPREM_MODELS' | 'AGENT_TOKENS' | 'AGENT_IDLE_TIMEOUT_MS'>;
-
-export const REGISTRY = '__registry__';
-export const MODEL_HEADER = 'x-switchboard-onprem-model';
-/** The id of the stored agent token an agent connected with (set by agent-connect.ts; absent for AGENT_TOKENS). */
-export const AGENT_TOKEN_HEADER = 'x-switchboard-agent-token-id';
-export const TUNNEL_ERROR_HEADER = 'x-switchboard-tunnel-error';
-/** Set by the gateway when it counts this request's tokens: the agent asks a stream for its usage chunk (head.usage; local-agent/src/include-usage.js). */
-export const INCLUDE_USAGE_HEADER = 'x-switchboard-include-usage';
+// The names shared with the Worker's other modules live in tunnel-names.ts, which Node
+// (unit tests) can import: this module imports the runtime's cloudflare:workers.
+export * from './tunnel-names';
 
 interface PendingStream {
   agent: AgentConnection;
-  resolveHead: (response: Response) => void;
+  resolveHead: (answer: TunnelAnswer) => void;
+  /** call()'s cancel token, removed with the stream. */
+  token?: string;
   controller: ReadableStreamDefaultController<Uint8Array> | null;
   headSent: boolean;
   path: string;
@@ -71,12 +69,18 @@ interface AgentConnection {
   tokenId: string | null;
 }
 
-function openAIError(status: number, message: string, code: string, type = status >= 500 ? 'upstream_error' : 'invalid_request_error'): Response {
+function openAIError(status: number, message: string, code: string, type = status >= 500 ? 'upstream_error' : 'invalid_request_error'): TunnelAnswer {
   // Marked, so the provider reports the gateway's own verdict (offline, unknown) as is, apart from engine errors.
-  return new Response(JSON.stringify({ error: { message, type, param: null, code } }), { status, headers: { 'content-type': 'application/json', [TUNNEL_ERROR_HEADER]: '1' } });
+  return { status, headers: { 'content-type': 'application/json', [TUNNEL_ERROR_HEADER]: '1' }, body: utf8.encode(JSON.stringify({ error: { message, type, param: null, code } })) };
 }
 
-export class OnPremModel implements DurableObject {
+function toResponse(answer: TunnelAnswer): Response {
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+}
+
+const utf8 = new TextEncoder();
+
+export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   private agents = new Set<AgentConnection>();
   private streams = new Map<number, PendingStream>();
   private nextStreamId = 1;
@@ -84,37 +88,57 @@ export class OnPremModel implements DurableObject {
   private heldBytes = 0;
   private model: string | null = null;
   private sweeper: ReturnType<typeof setInterval> | null = null;
+  /** call()'s cancel tokens → stream ids. */
+  private calls = new Map<string, number>();
 
-  constructor(
-    private readonly state: DurableObjectState,
-    private readonly env: TunnelEnv,
-  ) {}
+  /**
+   * RPC from the gateway's Worker: a request body held whole, sent to an agent; resolves
+   * with the answer's head and body. `token` names the request for cancel().
+   */
+  async call(body: Uint8Array, model: string, usage: boolean, token: string): Promise<TunnelAnswer> {
+    this.model ??= model;
+    const agent = this.pick();
+    if (!agent) return this.offline();
+    const { id, head } = this.open(agent, '/v1/chat/completions', usage);
+    const stream = this.streams.get(id)!;
+    stream.token = token;
+    this.calls.set(token, id);
+    stream.body = body;
+    this.sendRequest(id, stream);
+    return head;
+  }
 
-  async fetch(request: Request): Promise<Response> {
+  /** RPC: the client of call(token) went away (a stub call cannot carry its request's signal). */
+  cancelCall(token: string): void {
+    const id = this.calls.get(token);
+    if (id !== undefined) this.cancel(id);
+  }
+
+  override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     this.model ??= request.headers.get(MODEL_HEADER);
     switch (url.pathname) {
       case '/connect':
         return this.acceptAgent(request);
       case '/forward':
-        return this.forward(request);
+        return toResponse(await this.forward(request));
       case '/registry/set':
         return this.registrySet(request);
       case '/registry/list':
         return Response.json(await this.registryList());
       case '/registry/known':
-        return Response.json({ known: (await this.state.storage.get<boolean>(`model:${url.searchParams.get('model')}`)) !== undefined });
+        return Response.json({ known: (await this.ctx.storage.get<boolean>(`model:${url.searchParams.get('model')}`)) !== undefined });
       case '/revoke-token':
         return Response.json({ closed: this.closeAgentsOfToken(url.searchParams.get('token_id')) });
       default:
-        return openAIError(404, `Unknown tunnel endpoint ${url.pathname}`, 'unknown_url');
+        return toResponse(openAIError(404, `Unknown tunnel endpoint ${url.pathname}`, 'unknown_url'));
     }
   }
 
   // ---- agents ------------------------------------------------------------
 
   private acceptAgent(request: Request): Response {
-    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return openAIError(426, 'Expected a WebSocket upgrade.', 'upgrade_required');
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return toResponse(openAIError(426, 'Expected a WebSocket upgrade.', 'upgrade_required'));
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     server.accept();
@@ -202,7 +226,7 @@ export class OnPremModel implements DurableObject {
         if (stream?.agent !== agent || stream.headSent) return;
         stream.headSent = true;
         this.finish(frame.streamId);
-        stream.resolveHead(responseOf(frame.json, frame.body!.byteLength ? frame.body! : null));
+        stream.resolveHead(answerOf(frame.json, frame.body!.byteLength ? frame.body! : null));
         return;
       }
       case FrameType.RESPONSE_HEAD:
@@ -270,7 +294,7 @@ export class OnPremModel implements DurableObject {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: FLOW_HIGH_WATER }),
     );
-    stream.resolveHead(responseOf(frame.json, body));
+    stream.resolveHead(answerOf(frame.json, body));
   }
 
   /** A refused request goes to the next agent that has not seen it (false: none left). */
@@ -324,6 +348,7 @@ export class OnPremModel implements DurableObject {
     const stream = this.streams.get(id);
     if (!stream) return;
     this.streams.delete(id);
+    if (stream.token) this.calls.delete(stream.token);
     stream.agent.inFlight--;
     this.releaseHeld(stream);
     stream.bodyHold?.resume(); // a body held for the agent is dropped, not left waiting
@@ -407,24 +432,35 @@ export class OnPremModel implements DurableObject {
     return best;
   }
 
-  private async forward(request: Request): Promise<Response> {
+  /** No agent to send to: 503 when the model was registered once (offline now), else 404. */
+  private async offline(): Promise<TunnelAnswer> {
+    const known = await this.registryKnown();
+    return known
+      ? openAIError(503, `The on-prem model "${this.model}" has no agent online right now; start its agent (switchboard-agent) or try again later.`, 'model_offline')
+      : openAIError(404, `The model '${this.model}' does not exist or is not configured on this gateway. GET /v1/models lists the models you can use.`, 'model_not_found', 'invalid_request_error');
+  }
+
+  /** A new stream to `agent`; `head` resolves with its answer. */
+  private open(agent: AgentConnection, path: string, usage: boolean): { id: number; head: Promise<TunnelAnswer> } {
+    const id = this.nextStreamId++;
+    if (this.nextStreamId > 0xfffffff0) this.nextStreamId = 1;
+    agent.inFlight++;
+    const head = new Promise<TunnelAnswer>((resolveHead) =>
+      this.streams.set(id, { agent, resolveHead, controller: null, headSent: false, path, usage, body: null, tried: new Set([agent]) }),
+    );
+    return { id, head };
+  }
+
+  private async forward(request: Request): Promise<TunnelAnswer> {
     const agent = this.pick();
     if (!agent) {
       // Read the upload to its end first: answering while the client still sends resets its connection.
       await discard(request.body);
-      const known = await this.registryKnown();
-      return known
-        ? openAIError(503, `The on-prem model "${this.model}" has no agent online right now; start its agent (switchboard-agent) or try again later.`, 'model_offline')
-        : openAIError(404, `The model '${this.model}' does not exist or is not configured on this gateway. GET /v1/models lists the models you can use.`, 'model_not_found', 'invalid_request_error');
+      return this.offline();
     }
-    const id = this.nextStreamId++;
-    if (this.nextStreamId > 0xfffffff0) this.nextStreamId = 1;
-    agent.inFlight++;
     const path = request.headers.get('x-switchboard-path') ?? '/v1/chat/completions';
     const usage = request.headers.has(INCLUDE_USAGE_HEADER);
-    const head = new Promise<Response>((resolveHead) =>
-      this.streams.set(id, { agent, resolveHead, controller: null, headSent: false, path, usage, body: null, tried: new Set([agent]) }),
-    );
+    const { id, head } = this.open(agent, path, usage);
     // The client going away aborts this request's signal (compatibility flag
     // enable_request_signal); cancelling the response body does not reach a Durable Object.
     request.signal?.addEventListener('abort', () => this.cancel(id));
@@ -536,12 +572,12 @@ export class OnPremModel implements DurableObject {
 
   private async registrySet(request: Request): Promise<Response> {
     const entry = (await request.json()) as { model: string; online: boolean; agents: number; capacity: number; engine: string | null };
-    await this.state.storage.put(`model:${entry.model}`, entry);
+    await this.ctx.storage.put(`model:${entry.model}`, entry);
     return new Response(null, { status: 204 });
   }
 
   private async registryList() {
-    const entries = await this.state.storage.list<{ model: string; online: boolean; agents: number; capacity: number; engine: string | null }>({ prefix: 'model:' });
+    const entries = await this.ctx.storage.list<{ model: string; online: boolean; agents: number; capacity: number; engine: string | null }>({ prefix: 'model:' });
     return [...entries.values()];
   }
 
@@ -553,7 +589,10 @@ export class OnPremModel implements DurableObject {
 
   private async registryKnown(): Promise<boolean> {
     const registry = this.registryStub();
-    const res = await registry.fetch(`https://onprem/registry/known?model=${encodeURIComponent(this.model ?? '')}`);
+    // URLSearchParams, not encodeURIComponent: a name with a lone surrogate (call() takes it as sent) is looked up, not thrown on.
+    const url = new URL('https://onprem/registry/known');
+    url.searchParams.set('model', this.model ?? '');
+    const res = await registry.fetch(url);
     return ((await res.json()) as { known: boolean }).known;
   }
 }
@@ -576,14 +615,14 @@ function encodedRequestHead(path: string, usage: boolean): Uint8Array {
 }
 
 /** The engine's response as the agent described it (hop-by-hop headers dropped; a status no Response takes is a 502). */
-function responseOf(head: { status?: unknown; headers?: unknown }, body: BodyInit | null): Response {
-  const headers = new Headers();
+function answerOf(head: { status?: unknown; headers?: unknown }, body: Uint8Array | ReadableStream<Uint8Array> | null): TunnelAnswer {
+  const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries((head.headers ?? {}) as Record<string, unknown>)) {
-    if (typeof v === 'string' && !HOP_HEADERS.includes(k.toLowerCase())) headers.set(k, v);
+    if (typeof v === 'string' && !HOP_HEADERS.includes(k.toLowerCase())) headers[k.toLowerCase()] = v;
   }
   const status = Number(head.status);
   const valid = Number.isInteger(status) && status >= 200 && status <= 599;
-  return new Response(valid && status !== 204 && status !== 304 ? body : null, { status: valid ? status : 502, headers });
+  return { status: valid ? status : 502, headers, body: valid && status !== 204 && status !== 304 ? body : null };
 }
 
 /** Reads a body to its end without keeping it. */

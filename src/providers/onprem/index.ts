@@ -1,5 +1,5 @@
 import { GatewayError } from '../../openai/errors';
-import { MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/model-object';
+import { MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/tunnel-names';
 import { openAIStyleError, pipeSseStream } from '../openai/forward';
 import { serializeRequest } from '../openai';
 import type { Provider } from '../provider';

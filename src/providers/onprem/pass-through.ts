@@ -5,7 +5,8 @@ import type { Route, Target } from '../../routing/catalog';
 import { parseRoutingVar, readPolicyHeaders, type RetryPolicy } from '../../routing/retry-policy';
 import { routingHeaders } from '../../routing/router';
 import { MAX_CHUNK } from '../../tunnel/protocol';
-import { INCLUDE_USAGE_HEADER, MODEL_HEADER, TUNNEL_ERROR_HEADER } from '../../tunnel/model-object';
+import type { OnPremModel } from '../../tunnel/model-object';
+import { INCLUDE_USAGE_HEADER, MODEL_HEADER, TUNNEL_ERROR_HEADER, type TunnelAnswer } from '../../tunnel/tunnel-names';
 import { USAGE_ADDED_HEADER } from '../../../local-agent/src/include-usage.js';
 import type { Env } from '../../env';
 import { openAIStyleError, pipeSseStream } from '../openai/forward';
@@ -173,6 +174,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
   if (!namespace) throw new GatewayError(503, 'This gateway has no on-prem model binding (ONPREM_MODELS).', 'upstream_error', null, 'onprem_not_configured');
   const provider = `on-prem model ${target.model}`;
   const head = body.model === target.model ? body.head : withModel(body, target.model);
+  if (!body.rest && head.byteLength <= MAX_CHUNK) return onPremCall(head, body, call);
   let tooLarge: Promise<never> | null = null;
   let payload: Uint8Array | ReadableStream<Uint8Array> = head;
   const upstream = new AbortController();
@@ -235,16 +237,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
     throw upstreamNetworkError(provider, error);
   }
   call.meter?.servedOnPrem(target, call.deploymentLabel, response.headers.get(USAGE_ADDED_HEADER) === '1');
-  if (!response.ok) {
-    if (response.headers.has(TUNNEL_ERROR_HEADER)) {
-      // The tunnel's own verdict (no agent online, never registered, agent gone). A body held
-      // whole is checked first, so a malformed request is a 400 here as for any other model.
-      if (!body.rest) parseChatRequest(new TextDecoder().decode(body.head), { maxImageBytes: call.maxImageBytes });
-      const { error } = (await response.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
-      throw new GatewayError(response.status, error.message, error.type, error.param ?? (response.status === 404 ? 'model' : null), error.code);
-    }
-    throw await openAIStyleError(provider, response, []);
-  }
+  if (!response.ok) return answerError(response, body, call);
   const headers = new Headers(routingHeaders(call.deploymentLabel, 1));
   if (!response.body) throw upstreamNetworkError(provider, new Error('empty response'));
   // The engine's answer says whether it streams: the request's "stream" may come after 20 MB of messages.
@@ -261,6 +254,57 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
     throw upstreamNetworkError(provider, error);
   }
   return new Response(text, { headers });
+}
+
+/** A non-2xx answer as the GatewayError the client sees. */
+async function answerError(response: Response, body: PeekedBody, call: OnPremPassThrough): Promise<never> {
+  if (response.headers.has(TUNNEL_ERROR_HEADER)) {
+    // The tunnel's own verdict (no agent online, never registered, agent gone). A body held
+    // whole is checked first, so a malformed request is a 400 here as for any other model.
+    if (!body.rest) parseChatRequest(new TextDecoder().decode(body.head), { maxImageBytes: call.maxImageBytes });
+    const { error } = (await response.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
+    throw new GatewayError(response.status, error.message, error.type, error.param ?? (response.status === 404 ? 'model' : null), error.code);
+  }
+  throw await openAIStyleError(`on-prem model ${call.target.model}`, response, []);
+}
+
+/**
+ * A body held whole that fits one frame, the common case: sent by RPC, which builds no
+ * Request or Response on either side of the hop to the Durable Object, and answered as
+ * bytes when the engine's answer is whole.
+ */
+async function onPremCall(payload: Uint8Array, body: PeekedBody, call: OnPremPassThrough): Promise<Response> {
+  const { env, target, signal } = call;
+  const provider = `on-prem model ${target.model}`;
+  const namespace = env.ONPREM_MODELS!;
+  const stub = namespace.get(namespace.idFromName(target.model)) as unknown as DurableObjectStub<OnPremModel>;
+  // A stub call carries no signal: the client going away cancels by token.
+  const token = crypto.randomUUID();
+  const onClientGone = () => void stub.cancelCall(token).catch(() => {});
+  if (signal.aborted) onClientGone();
+  else signal.addEventListener('abort', onClientGone, { once: true });
+  let answer: TunnelAnswer;
+  try {
+    answer = await stub.call(payload, target.model, Boolean(call.meter), token);
+  } catch (error) {
+    throw upstreamNetworkError(provider, error);
+  }
+  call.meter?.servedOnPrem(target, call.deploymentLabel, answer.headers[USAGE_ADDED_HEADER] === '1');
+  if (answer.status < 200 || answer.status > 299 || !answer.body) {
+    const response = new Response(answer.body, { status: answer.status, headers: answer.headers });
+    if (!response.ok) return answerError(response, body, call);
+    throw upstreamNetworkError(provider, new Error('empty response'));
+  }
+  const headers = new Headers(routingHeaders(call.deploymentLabel, 1));
+  // The engine's answer says whether it streams: the request's "stream" may come after 20 MB of messages.
+  if ((answer.headers['content-type'] ?? '').includes('text/event-stream')) {
+    const stream = answer.body instanceof ReadableStream ? answer.body : new Response(answer.body).body!;
+    headers.set('content-type', 'text/event-stream; charset=utf-8');
+    headers.set('cache-control', 'no-cache');
+    return new Response(pipeSseStream(stream, provider, call.streamIdleTimeoutMs), { headers });
+  }
+  headers.set('content-type', 'application/json');
+  return new Response(answer.body, { headers });
 }
 
 /** The body's head with its model value replaced (an alias resolved to the name the engine serves). */
