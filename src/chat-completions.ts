@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { assertModelAllowed } from './auth/gateway-keys';
 import type { AppEnv, Env } from './env';
+import { drainable, drainUpload } from './openai/drain-upload';
 import { modelNotFound, payloadTooLarge } from './openai/errors';
 import { parseChatRequest } from './openai/parse-chat-request';
 import { onPremChatCompletion } from './providers/onprem/pass-through';
@@ -120,7 +121,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     payloadTooLarge(`The request body is larger than this gateway's limit of ${maxBytes} bytes.`);
   const declared = Number(request.headers.get('content-length'));
   if (declared > maxBytes) {
-    if (request.body && declared <= MAX_DRAIN_BYTES) await drain(request.body.getReader(), declared);
+    if (request.body && drainable(declared)) await drainUpload(request.body.getReader(), declared);
     throw tooLarge();
   }
   if (!request.body) return '';
@@ -135,32 +136,10 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     if (done) return text + decoder.decode();
     size += value.byteLength;
     if (size > maxBytes) {
-      await drain(reader, size);
+      await drainUpload(reader, size);
       throw tooLarge();
     }
     text += decoder.decode(value, { stream: true });
-  }
-}
-
-/** Beyond this much, an oversized upload is cut off rather than read to its end. */
-const MAX_DRAIN_BYTES = 256 * MiB;
-
-/**
- * Reads and discards the rest of a refused body. Answering while the client is still
- * sending makes the socket close with unread data, which resets the connection: the
- * client never sees the 413 and its SDK retries the upload as a network error.
- */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, counted: number): Promise<void> {
-  let size = counted;
-  try {
-    while (size <= MAX_DRAIN_BYTES) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      size += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // The client went away: nothing left to answer.
   }
 }
 

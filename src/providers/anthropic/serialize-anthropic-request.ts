@@ -8,6 +8,8 @@
 // as usual, so the text is always valid JSON with the same structure, and for any real
 // payload byte for byte what JSON.stringify gives.
 
+import { newSpliceNonce, spliceMarker, splicePayloads } from '../splice-payloads';
+
 interface Base64Source {
   type: 'base64';
   data: string;
@@ -23,12 +25,11 @@ const isSplicable = (source: unknown): source is Base64Source => {
 /** `body` (a Messages API request) as JSON text: the same as JSON.stringify(body), image payloads copied verbatim. */
 export function serializeAnthropicRequest(body: { messages: readonly unknown[] } & Record<string, unknown>): string {
   const payloads: string[] = [];
-  // A per-request nonce: no text in the request can produce the same marker.
-  const nonce = `\u0000${crypto.randomUUID()}:`;
+  const nonce = newSpliceNonce();
   const swap = (block: Block): Block => {
     if (block?.type === 'image' && isSplicable(block.source)) {
       payloads.push(block.source.data);
-      return { ...block, source: { ...block.source, data: `${nonce}${payloads.length - 1}` } };
+      return { ...block, source: { ...block.source, data: spliceMarker(nonce, payloads.length - 1) } };
     }
     if (block?.type === 'tool_result' && Array.isArray(block.content)) {
       const content = swapAll(block.content);
@@ -48,15 +49,5 @@ export function serializeAnthropicRequest(body: { messages: readonly unknown[] }
     return content === message.content ? m : { ...message, content };
   });
   if (payloads.length === 0) return JSON.stringify(body);
-  const json = JSON.stringify({ ...body, messages });
-  const parts: string[] = [];
-  let from = 0;
-  payloads.forEach((payload, i) => {
-    const marker = JSON.stringify(`${nonce}${i}`);
-    const at = json.indexOf(marker, from);
-    parts.push(json.slice(from, at), '"', payload, '"');
-    from = at + marker.length;
-  });
-  parts.push(json.slice(from));
-  return parts.join('');
+  return splicePayloads(JSON.stringify({ ...body, messages }), nonce, payloads).join('');
 }

@@ -1,4 +1,5 @@
 import { badRequest } from '../../openai/errors';
+import { newSpliceNonce, spliceMarker, splicePayloads } from '../splice-payloads';
 import type { GeminiBlob, GenerateContentRequest } from './types';
 
 // The request body as JSON text, without JSON.stringify scanning the image payloads.
@@ -13,15 +14,14 @@ import type { GeminiBlob, GenerateContentRequest } from './types';
  */
 export function serializeGeminiRequest(body: GenerateContentRequest, verbatim: Iterable<GeminiBlob>): Blob | string {
   const splice = new Set<unknown>(verbatim);
-  // A per-request nonce: no text in the request can produce the same marker.
-  const nonce = `\u0000${crypto.randomUUID()}:`;
+  const nonce = newSpliceNonce();
   const payloads: string[] = [];
   let json: string;
   try {
     json = JSON.stringify(body, function (this: unknown, key, value) {
       if (key === 'data' && typeof value === 'string' && splice.has(this)) {
         payloads.push(value);
-        return `${nonce}${payloads.length - 1}`;
+        return spliceMarker(nonce, payloads.length - 1);
       }
       return value;
     });
@@ -29,15 +29,6 @@ export function serializeGeminiRequest(body: GenerateContentRequest, verbatim: I
     throw badRequest('The request body is nested too deeply.', null, 'invalid_json');
   }
   if (payloads.length === 0) return json;
-  const parts: string[] = [];
-  let from = 0;
-  payloads.forEach((payload, i) => {
-    const marker = JSON.stringify(`${nonce}${i}`);
-    const at = json.indexOf(marker, from);
-    parts.push(json.slice(from, at), '"', payload, '"');
-    from = at + marker.length;
-  });
-  parts.push(json.slice(from));
   // A Blob encodes the parts one by one: no 40 MB string is built to be encoded again.
-  return new Blob(parts, { type: 'application/json' });
+  return new Blob(splicePayloads(json, nonce, payloads), { type: 'application/json' });
 }

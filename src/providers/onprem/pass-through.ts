@@ -1,4 +1,5 @@
 import { ModelFieldScanner } from '../../../local-agent/src/model-field.js';
+import { drainUpload } from '../../openai/drain-upload';
 import { GatewayError, payloadTooLarge } from '../../openai/errors';
 import { parseChatRequest } from '../../openai/parse-chat-request';
 import type { Route, Target } from '../../routing/catalog';
@@ -56,7 +57,7 @@ export async function onPremChatCompletion(request: Request, context: OnPremRequ
     policy = { ...parseRoutingVar(env.ROUTING), ...route.policy, ...readPolicyHeaders(request.headers) };
   } catch (error) {
     // Refused before the body went anywhere: read the rest of the upload, or the client sees a reset, not the answer.
-    if (body.rest) await drain(body.rest, body.head.byteLength);
+    if (body.rest) await drainUpload(body.rest, body.head.byteLength);
     throw error;
   }
   return onPremPassThrough(body, {
@@ -212,7 +213,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
         size += value.byteLength;
         if (size > call.maxBodyBytes) {
           // The body is never ended toward the engine: the request is abandoned (the agent gets CANCEL), not cut short.
-          await drain(rest, size);
+          await drainUpload(rest, size);
           upstream.abort();
           rejectTooLarge(payloadTooLarge(`The request body is larger than this gateway's limit of ${call.maxBodyBytes} bytes.`));
           return new Promise<void>(() => {});
@@ -327,22 +328,4 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
     at += c.byteLength;
   }
   return out;
-}
-
-/** Beyond this much, an oversized upload is cut off rather than read to its end. */
-const MAX_DRAIN_BYTES = 256 * 1024 * 1024;
-
-/** Reads and discards the rest of a refused upload, so the client sees the 413 instead of a reset connection. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, counted: number): Promise<void> {
-  let size = counted;
-  try {
-    while (size <= MAX_DRAIN_BYTES) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      size += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // the client went away
-  }
 }
