@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const engineBinDir = join(root, 'test/engines/bin');
@@ -73,3 +74,29 @@ export const fastTimings = {
   health: { interval: '100ms', timeout: '500ms', failures: 2 },
   restart: { initial_backoff: '50ms', max_backoff: '200ms', stable_after: '10s', crash_loop_restarts: 2 },
 };
+
+/**
+ * A real agent process (`switchboard-agent start`) with this agent.yaml content, the mock
+ * engines first on PATH, and `env` added (e.g. SWITCHBOARD_AGENT_TOKEN). Its output
+ * gathers in `log.text`.
+ */
+export function spawnAgent(config: object, env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; configPath: string; log: { text: string } } {
+  const configPath = join(tempDir(), 'agent.yaml');
+  writeFileSync(configPath, stringify(config));
+  const proc = spawn(agentNode(), [agentBin, 'start', '--config', configPath], {
+    env: { ...process.env, PATH: `${engineBinDir}:${process.env.PATH}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = { text: '' };
+  proc.stdout!.on('data', (c) => (log.text += c));
+  proc.stderr!.on('data', (c) => (log.text += c));
+  return { proc, configPath, log };
+}
+
+/** SIGTERM to an agent (it stops its engines' process groups) and its exit. */
+export async function stopAgent(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../helpers/gateway';
 import { collectValidChunks } from '../helpers/schema';
-import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, mockStats, tempDir, waitFor } from './helpers';
+import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, mockStats, tempDir, waitFor, stopAgent } from './helpers';
+import type { UsageRow } from '../../src/usage/usage-store';
 
 // Usage accounting for on-prem models (issue 5): the real gateway (Miniflare, D1 migrated),
 // a real agent process and mock vLLM replicas. The pass-through path never parses the body,
@@ -21,19 +22,8 @@ let agent: ChildProcess;
 let output = '';
 let base: number;
 
-interface Row {
-  key_id: string | null;
-  model: string | null;
-  deployment: string | null;
-  provider_model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  status: number;
-  streamed: number;
-  error_type: string | null;
-  note: string | null;
-}
+/** A usage row as D1 returns it (SQLite has no booleans). */
+type Row = Omit<UsageRow, 'streamed'> & { streamed: number };
 
 async function createKey(name: string, limits: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
   const res = await fetch(`${gateway.url}/admin/keys`, {
@@ -99,11 +89,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((r) => agent.once('exit', r));
-    agent.kill('SIGTERM'); // stops its engines too
-    await exited;
-  }
+  await stopAgent(agent); // stops its engines too
   await gateway?.close();
 });
 

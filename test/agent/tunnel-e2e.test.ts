@@ -8,7 +8,7 @@ import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame } from '../../loca
 import { stringify } from 'yaml';
 import { isAlive } from '../../local-agent/src/process-group.js';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, mockStats, root, tempDir, waitFor } from './helpers';
+import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, mockStats, root, tempDir, waitFor, stopAgent } from './helpers';
 
 // The real gateway in workerd (Miniflare, with the OnPremModel Durable Object from
 // wrangler.toml), a real agent process on Node 20 dialling it, 4 mock vLLM replicas,
@@ -63,11 +63,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((r) => agent.once('exit', r));
-    agent.kill('SIGTERM'); // stops its engines too
-    await exited;
-  }
+  await stopAgent(agent); // stops its engines too
   await gateway?.close();
 });
 

@@ -1,13 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { stringify } from 'yaml';
 import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame } from '../../local-agent/src/protocol.js';
 import { keyHash } from '../../src/auth/key-format';
-import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, tempDir, waitFor } from '../agent/helpers';
+import { fastTimings, freePorts, spawnAgent, stopAgent, waitFor } from '../agent/helpers';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
 import { assertErrorResponse } from '../helpers/schema';
 
@@ -95,35 +92,25 @@ const listed = async () => (await client.models.list()).data.map((m) => m.id);
 /** A real agent process serving `models` (one mock vLLM replica each), with this token. */
 async function startAgent(token: string, models: string[]) {
   const base = await freePorts(models.length);
-  const dir = tempDir();
-  const configPath = join(dir, 'agent.yaml');
-  writeFileSync(
-    configPath,
-    stringify({
+  const { proc, log } = spawnAgent(
+    {
       gpus: [0, 1],
       state_dir: 'state',
       ...fastTimings,
       gateway: { url: wsUrl, heartbeat: '1s', reconnect_initial: '20ms', reconnect_max: '400ms', name: 'gpu-box-test' },
       models: models.map((name, i) => ({ name, engine: 'vllm', model: `Qwen/${name}`, replicas: 1, base_port: base + i })),
-    }),
+    },
+    { SWITCHBOARD_AGENT_TOKEN: token },
   );
-  const proc = spawn(agentNode(), [agentBin, 'start', '--config', configPath], {
-    env: { ...process.env, PATH: `${engineBinDir}:${process.env.PATH}`, SWITCHBOARD_AGENT_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   agents.push(proc);
-  const agent = { proc, output: '' };
-  proc.stdout!.on('data', (c) => (agent.output += c));
-  proc.stderr!.on('data', (c) => (agent.output += c));
-  return agent;
+  return {
+    proc,
+    get output() {
+      return log.text;
+    },
+  };
 }
 
-async function stop(proc: ChildProcess) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM'); // stops its engines too
-  await exited;
-}
 
 beforeAll(async () => {
   gateway = await startGateway({ ADMIN_TOKEN, AGENT_TOKENS: BOOTSTRAP, AGENT_IDLE_TIMEOUT_MS: '5000' });
@@ -133,7 +120,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const ws of sockets) ws.terminate();
-  await Promise.all(agents.map(stop));
+  await Promise.all(agents.map(stopAgent));
   await gateway?.close();
 });
 
@@ -327,6 +314,6 @@ describe('a real agent process with a scoped token', () => {
     await expect(client.chat.completions.create({ model: 'qwen-real-7b', messages: [{ role: 'user', content: 'Hi' }] })).rejects.toMatchObject({ status: 503 });
     // The agent process itself keeps running (its engines too), waiting for a fix.
     expect(agent.proc.exitCode).toBeNull();
-    await stop(agent.proc);
+    await stopAgent(agent.proc);
   });
 });

@@ -1,12 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { stringify } from 'yaml';
 import { FrameType, decodeFrame, encodeJsonFrame } from '../../local-agent/src/protocol.js';
-import { agentBin, agentNode, engineBinDir, fastTimings, freePorts, root, tempDir, waitFor } from '../agent/helpers';
+import { agentNode, fastTimings, freePorts, root, spawnAgent, stopAgent, waitFor } from '../agent/helpers';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
 import { OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/openai';
 
@@ -75,40 +72,28 @@ async function cliCreate(args: string[], what: string): Promise<{ secret: string
 }
 
 function startAgent(name: string, token: string, models: string[], base: number) {
-  const dir = tempDir();
-  const configPath = join(dir, 'agent.yaml');
-  writeFileSync(
-    configPath,
-    stringify({
+  const { proc, log } = spawnAgent(
+    {
       gpus: [0, 1],
       state_dir: 'state',
       ...fastTimings,
       gateway: { url: gateway.url.replace(/^http/, 'ws'), heartbeat: '1s', reconnect_initial: '20ms', reconnect_max: '300ms', name },
       models: models.map((model, i) => ({ name: model, engine: 'vllm', model: `Org/${model}`, replicas: 1, base_port: base + i })),
-    }),
+    },
+    { SWITCHBOARD_AGENT_TOKEN: token },
   );
-  const proc = spawn(agentNode(), [agentBin, 'start', '--config', configPath], {
-    env: { ...process.env, PATH: `${engineBinDir}:${process.env.PATH}`, SWITCHBOARD_AGENT_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   agents.push(proc);
-  const output = { name, text: '' };
+  const output = {
+    name,
+    get text() {
+      return log.text;
+    },
+  };
   agentOutputs.push(output);
-  proc.stdout!.on('data', (c) => (output.text += c));
-  proc.stderr!.on('data', (c) => (output.text += c));
   return output;
 }
 
-async function stopAgents() {
-  await Promise.all(
-    agents.map(async (proc) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }),
-  );
-}
+const stopAgents = () => Promise.all(agents.map(stopAgent));
 
 const chat = (key: string, model: string, stream = false) =>
   fetch(`${gateway.url}/v1/chat/completions`, {

@@ -5,6 +5,7 @@ import { assertChatCompletion, assertErrorResponse, collectValidChunks } from '.
 import { ANTHROPIC_TEST_KEY, startAnthropicMock, type AnthropicMock } from '../upstreams/anthropic';
 import { OPENAI_TEST_KEY } from '../upstreams/openai';
 import { startHeldOpenAIMock, USAGE, type HeldOpenAIMock } from '../upstreams/openai-held';
+import type { UsageRow } from '../../src/usage/usage-store';
 
 // Usage accounting in the real Worker: every chat request recorded in D1 after its
 // response (tokens, cost from the price table, latency, status, streamed), and the
@@ -15,21 +16,8 @@ let openai: HeldOpenAIMock;
 let anthropic: AnthropicMock;
 let gateway: Gateway;
 
-interface Row {
-  key_id: string | null;
-  model: string | null;
-  deployment: string | null;
-  provider_model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  cost_usd: number;
-  latency_ms: number;
-  status: number;
-  streamed: number;
-  error_type: string | null;
-  note: string | null;
-}
+/** A usage row as D1 returns it (SQLite has no booleans). */
+type Row = Omit<UsageRow, 'streamed'> & { streamed: number };
 
 async function call(path: string, init: { token?: string; body?: unknown } = {}) {
   const res = await fetch(`${gateway.url}${path}`, {
