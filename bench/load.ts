@@ -19,6 +19,8 @@ export interface Target {
 
 export interface Timing {
   status: number;
+  /** When it was sent, ms since the epoch. */
+  sentAt: number;
   /** ms from sending to the first body bytes. */
   firstChunk: number;
   /** ms from sending to the end of the body. */
@@ -58,6 +60,7 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
           const total = performance.now() - start;
           resolve({
             status: res.statusCode ?? 0,
+            sentAt: performance.timeOrigin + start,
             firstChunk: firstChunk < 0 ? total : firstChunk,
             total,
             bytes,
@@ -77,6 +80,8 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
 }
 
 export interface Samples {
+  /** Of each answered request, when it was sent (ms since the epoch). */
+  sentAt: number[];
   firstChunk: number[];
   total: number[];
   reads: number[];
@@ -85,7 +90,7 @@ export interface Samples {
   firstError?: string;
 }
 
-export const emptySamples = (): Samples => ({ firstChunk: [], total: [], reads: [], errors: 0 });
+export const emptySamples = (): Samples => ({ sentAt: [], firstChunk: [], total: [], reads: [], errors: 0 });
 
 async function record(target: Target, samples: Samples) {
   try {
@@ -95,6 +100,7 @@ async function record(target: Target, samples: Samples) {
       samples.firstError ??= `HTTP ${t.status}`;
       return;
     }
+    samples.sentAt.push(t.sentAt);
     samples.firstChunk.push(t.firstChunk);
     samples.total.push(t.total);
     samples.reads.push(t.reads);
@@ -105,8 +111,11 @@ async function record(target: Target, samples: Samples) {
 }
 
 /** `count` requests one after another. */
-export async function sequential(target: Target, count: number, samples = emptySamples()): Promise<Samples> {
-  for (let i = 0; i < count; i++) await record(target, samples);
+export async function sequential(target: Target, count: number, samples = emptySamples(), gapMs = 0): Promise<Samples> {
+  for (let i = 0; i < count; i++) {
+    if (gapMs && i) await new Promise((resolve) => setTimeout(resolve, gapMs));
+    await record(target, samples);
+  }
   return samples;
 }
 

@@ -25,6 +25,8 @@ export interface MockUpstream {
   rateLimit(rules: RateLimitRule[]): Promise<void>;
   /** Calls per path since the last rateLimit(): answered (ok) and 429. */
   paths(): Promise<Record<string, PathCount>>;
+  /** When each request since the last call was received whole and answered (first bytes written), ms since the epoch. */
+  timeline(): Promise<{ received: number; answered: number; newSocket: boolean }[]>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     counts: () => ask('counts'),
     rateLimit: (rules) => ask('rateLimit', { rules }),
     paths: () => ask('paths'),
+    timeline: () => ask('timeline'),
     close: async () => {
       await ask('close');
       await worker.terminate();

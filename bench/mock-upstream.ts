@@ -78,9 +78,17 @@ function routeOf(path: string): { route: Route; stream?: boolean } | undefined {
   return undefined;
 }
 
+/** When each recent request's body was in and its answer written (ms since the epoch, µs precision), for bench/ab.ts. */
+const timeline: { received: number; answered: number; newSocket: boolean }[] = [];
+const seenSockets = new WeakSet<object>();
+const now = () => performance.timeOrigin + performance.now();
+
 async function handle(req: IncomingMessage, res: ServerResponse) {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  const received = now();
+  const newSocket = !seenSockets.has(req.socket);
+  seenSockets.add(req.socket);
   const body = Buffer.concat(chunks).toString('utf8');
   const path = (req.url ?? '/').split('?')[0];
   const found = req.method === 'POST' ? routeOf(path) : undefined;
@@ -108,11 +116,19 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   if (!stream) {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': json[route].length });
     res.end(json[route]);
+    record(received, newSocket);
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  for (const event of sse[route]) res.write(event);
+  res.write(sse[route][0]);
+  record(received, newSocket);
+  for (const event of sse[route].slice(1)) res.write(event);
   res.end();
+}
+
+function record(received: number, newSocket: boolean) {
+  if (timeline.length >= 10_000) timeline.shift();
+  timeline.push({ received, answered: now(), newSocket });
 }
 
 const server = createServer((req, res) => {
@@ -129,13 +145,14 @@ server.listen(0, '127.0.0.1', () => {
 
 type Message =
   | { id: number; type: 'last'; route: Route }
-  | { id: number; type: 'counts' | 'paths' | 'close' }
+  | { id: number; type: 'counts' | 'paths' | 'close' | 'timeline' }
   | { id: number; type: 'rateLimit'; rules: RateLimitRule[] };
 
 parentPort!.on('message', (message: Message) => {
   const reply = (value: unknown) => parentPort!.postMessage({ id: message.id, value });
   if (message.type === 'last') reply(lastBody[message.route] ?? null);
   if (message.type === 'counts') reply({ ...counts });
+  if (message.type === 'timeline') reply(timeline.splice(0));
   if (message.type === 'paths') reply(Object.fromEntries(byPath));
   if (message.type === 'rateLimit') {
     rateLimits = message.rules;

@@ -214,6 +214,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
       name: 'gateway',
       main: join(root, 'src/index.ts'),
       toml: gatewayToml(),
+      migrate: true,
       devVars: { GATEWAY_KEYS: gatewayKey, AGENT_TOKENS: TOKEN },
     });
     started.push(gateway);

@@ -77,6 +77,7 @@ export async function resilienceBench(dir: string, mock: MockUpstream, gatewayKe
     name: 'gateway',
     main: join(root, 'src/index.ts'),
     toml: gatewayToml(),
+    migrate: true,
     // .dev.vars values override wrangler.toml's [vars]; MODELS and ROUTING are read as JSON strings.
     devVars: {
       GATEWAY_KEYS: gatewayKey,

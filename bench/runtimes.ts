@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { workerBuildOptions } from '../scripts/worker-build-options.mjs';
+import { applyPendingMigrations } from '../scripts/d1-migrations.mjs';
 
 // The two local runtimes compared: `wrangler dev` (what `npm start` runs today) and
 // Miniflare driven directly on the same configuration (wrangler.toml + .dev.vars,
@@ -24,6 +25,8 @@ export interface WorkerSpec {
   toml: string;
   /** Secrets, written to the config directory's .dev.vars. */
   devVars: Record<string, string>;
+  /** Apply the D1 migrations first (the gateway: its usage table, so requests are metered as after `npm start`). */
+  migrate?: boolean;
 }
 
 export interface RunningWorker {
@@ -58,7 +61,22 @@ export function writeConfig(dir: string, spec: WorkerSpec): string {
 /** The repository's wrangler.toml (vars, model routes, compatibility settings) with `main` made absolute. */
 export function gatewayToml(): string {
   const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
-  return toml.replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(join(root, main))}`);
+  return toml
+    .replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(join(root, main))}`)
+    .replace(/^migrations_dir\s*=\s*"([^"]+)"/gm, (_, dir: string) => `migrations_dir = ${JSON.stringify(join(root, dir))}`);
+}
+
+/** The D1 databases a wrangler.toml declares: binding, database_name, migrations_dir. */
+function d1Databases(toml: string): { binding: string; name: string; migrationsDir: string }[] {
+  return toml
+    .split(/^\[\[d1_databases\]\]\s*$/m)
+    .slice(1)
+    .map((block) => ({
+      binding: /^binding\s*=\s*"([^"]+)"/m.exec(block)?.[1] ?? '',
+      name: /^database_name\s*=\s*"([^"]+)"/m.exec(block)?.[1] ?? '',
+      migrationsDir: /^migrations_dir\s*=\s*"([^"]+)"/m.exec(block)?.[1] ?? 'migrations',
+    }))
+    .filter((d) => d.binding && d.name);
 }
 
 /** The gateway's compatibility settings (wrangler.toml), for the workers that must run as it does. */
@@ -100,6 +118,14 @@ async function waitReady(url: string, child: ChildProcess | undefined, output: (
 
 export async function startWranglerDev(dir: string, spec: WorkerSpec): Promise<RunningWorker> {
   const configPath = writeConfig(dir, spec);
+  for (const db of spec.migrate ? d1Databases(spec.toml) : []) {
+    const applied = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/wrangler/bin/wrangler.js'), 'd1', 'migrations', 'apply', db.name, '--local', '--config', configPath, '--persist-to', join(dir, 'state')],
+      { cwd: dir, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(dir, 'logs'), CI: 'true' } },
+    );
+    if (applied.status !== 0) throw new Error(`wrangler d1 migrations apply ${db.name} failed:\n${(applied.stdout + applied.stderr).slice(-2000)}`);
+  }
   const port = await freePort();
   const inspectorPort = await freePort();
   let output = '';
@@ -195,6 +221,7 @@ export async function startMiniflare(dir: string, spec: WorkerSpec): Promise<Run
   let url: string;
   try {
     url = (await mf.ready).toString().replace(/\/$/, '');
+    for (const db of spec.migrate ? d1Databases(spec.toml) : []) await applyPendingMigrations(await mf.getD1Database(db.binding), db.migrationsDir);
     await waitReady(url, undefined, () => '');
   } catch (error) {
     await mf.dispose().catch(() => {});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openAIChunkStream, readFirstEvent, type StreamTranslator } from './chunk-stream';
+import { addUsageForAccounting, clientAskedForUsage, openAIChunkStream, readFirstEvent, streamEndReport, type StreamEnd, type StreamTranslator } from './chunk-stream';
 import { chunk, errorChunk } from './chunks';
 import { GatewayError } from './errors';
 import { parseSse, type SseEvent } from './sse';
@@ -129,6 +129,51 @@ describe('openAIChunkStream', () => {
     });
   }
 
+  describe('onEnd: how the stream ended, with the usage the translator knows', () => {
+    const usage = { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 };
+    // Usage appears with the first event, as Claude's message_start brings it.
+    const counting = (): StreamTranslator<number> => {
+      let seen = false;
+      return { ...translator, onEvent: (n) => ((seen = true), translator.onEvent(n)), usage: () => (seen ? usage : null) };
+    };
+    const make = sources['decoded SSE (SseEventSource)'];
+    const ends = async (stream: (onEnd: (end: StreamEnd) => void) => ReadableStream<Uint8Array>, consume: (s: ReadableStream<Uint8Array>) => Promise<unknown> = read) => {
+      const { ended, onEnd } = streamEndReport();
+      const reports: StreamEnd[] = [];
+      await consume(stream((end) => (reports.push(end), onEnd(end))));
+      return { first: await ended, reports };
+    };
+
+    it('read to the end: done, with the usage', async () => {
+      const { first, reports } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, undefined, onEnd));
+      expect(first).toEqual({ usage, outcome: 'done', errorChunk: false });
+      expect(reports).toHaveLength(1);
+    });
+
+    it('a failure after the start: done with the error chunk, the usage so far', async () => {
+      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n'], new Error('reset')), counting(), toGatewayError, () => {}, undefined, onEnd));
+      expect(first).toEqual({ usage, outcome: 'done', errorChunk: true });
+    });
+
+    it('a client that leaves: cancelled', async () => {
+      const { first, reports } = await ends(
+        (onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, undefined, onEnd),
+        async (stream) => {
+          const reader = stream.getReader();
+          await reader.read();
+          await reader.cancel();
+        },
+      );
+      expect(first).toEqual({ usage, outcome: 'cancelled', errorChunk: false });
+      expect(reports).toHaveLength(1);
+    });
+
+    it('a translator without usage reports null', async () => {
+      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n']), translator, toGatewayError, () => {}, undefined, onEnd));
+      expect(first).toEqual({ usage: null, outcome: 'done', errorChunk: false });
+    });
+  });
+
   it('decoded SSE: the events of one read go out as one chunk', async () => {
     const pieces = await read(openAIChunkStream(sources['decoded SSE (SseEventSource)'](['data: 1\n\ndata: 2\n\ndata: 3\n\n', 'data: 4\n\n']), translator, toGatewayError, () => {}));
     expect(pieces.map(contents)).toEqual([['1', '2', '3'], ['4'], ['stop']]);
@@ -138,5 +183,27 @@ describe('openAIChunkStream', () => {
     const silent = new SseEventSource(parseSse(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode('data: 1\n\n')) })), decode);
     const all = (await read(openAIChunkStream(silent, translator, toGatewayError, () => {}, { ms: 30, provider: 'Mock' }))).join('');
     expect(contents(all)).toEqual(['1', 'Mock sent nothing for 0.03 s; the stream was abandoned.']);
+  });
+});
+
+describe('usage the gateway asks for on its own account', () => {
+  const request = (extra: object = {}) => ({ model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], stream: true, ...extra });
+
+  it('a translated stream ends with the usage chunk only when the client asked for it', () => {
+    expect(clientAskedForUsage(request({ stream_options: { include_usage: true } }))).toBe(true);
+    expect(clientAskedForUsage(request())).toBe(false);
+    expect(clientAskedForUsage(request({ stream: false, stream_options: { include_usage: true } }))).toBe(false);
+    const added = request({ stream_options: { include_usage: false } });
+    addUsageForAccounting(added);
+    expect(added.stream_options).toEqual({ include_usage: true });
+    expect(clientAskedForUsage(added)).toBe(false);
+    // The mark survives the copies the gateway makes (capabilities/adapt-request.ts spreads the request)…
+    expect(clientAskedForUsage({ ...added })).toBe(false);
+  });
+
+  it('the mark never reaches an upstream: the serialised body asks for usage and carries nothing else', () => {
+    const added = request();
+    addUsageForAccounting(added);
+    expect(JSON.parse(JSON.stringify(added))).toEqual({ ...request(), stream_options: { include_usage: true } });
   });
 });

@@ -2,7 +2,7 @@ import { GatewayError, streamStalled } from './errors';
 import { idleWatch } from './idle-watch';
 import { SSE_DONE, sseData } from './sse';
 import { SseEventSource } from './sse-event-source';
-import type { ChatCompletionChunk } from './types';
+import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from './types';
 
 const encoder = new TextEncoder();
 
@@ -13,7 +13,44 @@ export interface StreamTranslator<E> {
   onEnd(): ChatCompletionChunk[];
   /** The final chunk for a failure after the stream began: carries the error object. */
   errorChunk(error: GatewayError): ChatCompletionChunk;
+  /** The token usage the upstream reported so far (null: none yet), in OpenAI's shape. */
+  usage?(): Usage | null;
 }
+
+/** How a stream ended and the usage it carried: what usage accounting records (usage/meter.ts). */
+export interface StreamEnd {
+  usage: Usage | null;
+  /** 'done': read to the end; 'cancelled': the client went away; 'errored': the upstream failed. */
+  outcome: 'done' | 'cancelled' | 'errored';
+  /** The stream ended with an OpenAI error chunk (a failure after it began). */
+  errorChunk: boolean;
+}
+
+/**
+ * Marks a request whose stream_options.include_usage usage accounting set, not the client
+ * (a symbol: never serialised upstream). A pass-through stream then carries a usage chunk
+ * the meter takes out again; a translated one reports its usage through
+ * openAIChunkStream's onEnd and never emits the chunk, so its body needs no tap.
+ */
+const USAGE_ADDED_BY_GATEWAY: unique symbol = Symbol('stream_options.include_usage added by the gateway');
+type Marked = { [USAGE_ADDED_BY_GATEWAY]?: true };
+
+/** Asks the upstream for a stream's usage the client did not ask for (see USAGE_ADDED_BY_GATEWAY). */
+export function addUsageForAccounting(request: ChatCompletionRequest): void {
+  request.stream_options = { ...request.stream_options, include_usage: true };
+  (request as Marked)[USAGE_ADDED_BY_GATEWAY] = true;
+}
+
+/** A StreamEnd to hand on (ProviderResult.ended) and the onEnd for openAIChunkStream that settles it. */
+export function streamEndReport(): { ended: Promise<StreamEnd>; onEnd: (end: StreamEnd) => void } {
+  let onEnd!: (end: StreamEnd) => void;
+  const ended = new Promise<StreamEnd>((resolve) => (onEnd = resolve));
+  return { ended, onEnd };
+}
+
+/** Whether a translated stream should end with the usage chunk: only when the client asked. */
+export const clientAskedForUsage = (request: ChatCompletionRequest): boolean =>
+  request.stream === true && request.stream_options?.include_usage === true && !(request as Marked)[USAGE_ADDED_BY_GATEWAY];
 
 /**
  * Streams translated chunks to the client as each upstream event arrives, with no
@@ -23,6 +60,7 @@ export interface StreamTranslator<E> {
  *
  * @param toGatewayError maps whatever the upstream iterator throws to a GatewayError
  * @param idle an upstream silent this long (ms; 0: no limit) is abandoned, and the stream ends with an `upstream_stalled` error chunk
+ * @param onEnd told once how the stream ended, with the translator's usage (for usage accounting)
  */
 export function openAIChunkStream<E>(
   events: AsyncIterator<E>,
@@ -30,8 +68,10 @@ export function openAIChunkStream<E>(
   toGatewayError: (error: unknown) => GatewayError,
   abortUpstream: () => void,
   idle: { ms: number; provider: string } = { ms: 0, provider: 'the upstream' },
+  onEnd?: (end: StreamEnd) => void,
 ): ReadableStream<Uint8Array> {
   let finished = false;
+  const report = (outcome: StreamEnd['outcome'], errorChunk: boolean) => onEnd?.({ usage: translator.usage?.() ?? null, outcome, errorChunk });
   const watch = idleWatch(idle.ms, () => streamStalled(idle.provider, idle.ms));
   /** Translated and not yet enqueued (sent before the error chunk if a later event fails). */
   let text = '';
@@ -43,6 +83,7 @@ export function openAIChunkStream<E>(
     text = '';
     controller.close();
     abortUpstream();
+    report('done', true);
   };
   const end = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     for (const chunk of translator.onEnd()) text += sseData(chunk);
@@ -51,6 +92,7 @@ export function openAIChunkStream<E>(
     controller.enqueue(encoder.encode(text + SSE_DONE));
     text = '';
     controller.close();
+    report('done', false);
   };
 
   // Decoded SSE: every event one read brought is translated and sent as one chunk,
@@ -101,6 +143,7 @@ export function openAIChunkStream<E>(
         finished = true;
         watch.stop();
         abortUpstream();
+        report('cancelled', false);
         // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
         Promise.resolve(events.return?.()).catch(() => {});
       },

@@ -1,4 +1,5 @@
 import type { Env } from '../env';
+import type { StreamEnd } from '../openai/chunk-stream';
 import type { ChatCompletion, ChatCompletionRequest } from '../openai/types';
 import type { DeploymentOptions, Target } from '../routing/catalog';
 
@@ -44,6 +45,8 @@ export type ProviderResult =
        * hands the stream on without peeking at its first chunk (routing/first-chunk.ts).
        */
       started?: boolean;
+      /** A translated stream: how it ended and its usage (usage accounting reads this instead of tapping the body). */
+      ended?: Promise<StreamEnd>;
     };
 
 /** An upstream. Adding one: a folder under providers/ exporting one of these, registered in providers/index.ts. */

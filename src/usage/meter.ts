@@ -10,7 +10,8 @@ import type { Target } from '../routing/catalog';
 import { cost, parsePrices, priceFor, type PriceTable } from './prices';
 import { recordUsage, usageTableAvailable } from './usage-store';
 import { lastUsageIn } from './usage-in-text';
-import { tapUsage, type TapEnd } from './usage-tap';
+import { tapUsage } from './usage-tap';
+import { addUsageForAccounting, type StreamEnd } from '../openai/chunk-stream';
 
 // Per-key policy and usage accounting around POST /v1/chat/completions (a middleware):
 // - a key with limits is admitted by its Durable Object (auth/key-limiter.ts) before the
@@ -52,6 +53,8 @@ export class Meter {
   private settled = false;
   /** Usage of a non-streamed answer (undefined: not known yet, the body will be tapped). */
   private answerUsage?: Usage | null;
+  /** How a translated stream ended, as its provider reports it (providers/provider.ts). */
+  private streamEnd?: Promise<StreamEnd>;
   private readonly createdAt: string;
 
   constructor(
@@ -68,7 +71,7 @@ export class Meter {
     this.model = request.model;
     this.streamed = request.stream === true;
     if (this.streamed && request.stream_options?.include_usage !== true) {
-      request.stream_options = { ...request.stream_options, include_usage: true };
+      addUsageForAccounting(request);
       this.strip = true;
     }
   }
@@ -84,6 +87,8 @@ export class Meter {
     this.deploymentLabel = label;
     // A whole answer is in memory already: its usage is read here, and its body needs no tap.
     if (!result.stream) this.answerUsage = typeof result.body === 'string' ? lastUsageIn(result.body) : usageOf(result.body);
+    // A translated stream reports its end and usage itself: its body needs no tap either.
+    else this.streamEnd = result.ended;
   }
 
   /**
@@ -132,16 +137,17 @@ export class Meter {
     }
     const streamed = this.streamed || (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
     this.streamed = streamed;
-    const body = tapUsage(res.body, {
-      strip: streamed && this.strip,
-      onEnd: (end: TapEnd) =>
-        end.outcome === 'cancelled'
-          ? this.settle(499, end.usage, 'client_closed_request')
-          : end.outcome === 'errored'
-            ? this.settle(502, end.usage, 'stream_failed')
-            : this.settle(res.status, end.usage, end.errorChunk ? 'stream_error' : null),
-    });
-    return this.withRateHeaders(res, body);
+    const onEnd = (end: StreamEnd) =>
+      end.outcome === 'cancelled'
+        ? this.settle(499, end.usage, 'client_closed_request')
+        : end.outcome === 'errored'
+          ? this.settle(502, end.usage, 'stream_failed')
+          : this.settle(res.status, end.usage, end.errorChunk ? 'stream_error' : null);
+    if (this.streamEnd) {
+      void this.streamEnd.then(onEnd);
+      return this.withRateHeaders(res, res.body);
+    }
+    return this.withRateHeaders(res, tapUsage(res.body, { strip: streamed && this.strip, onEnd }));
   }
 
   private withRateHeaders(res: Response, body: ReadableStream<Uint8Array> | null): Response {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tapUsage, type TapEnd } from './usage-tap';
+import type { StreamEnd } from '../openai/chunk-stream';
+import { tapUsage } from './usage-tap';
 
 const enc = new TextEncoder();
 const usage = { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 };
@@ -25,7 +26,7 @@ function source(parts: (string | Uint8Array)[], fail?: Error): ReadableStream<Ui
 }
 
 async function run(parts: (string | Uint8Array)[], strip: boolean) {
-  const ends: TapEnd[] = [];
+  const ends: StreamEnd[] = [];
   const out = tapUsage(source(parts), { strip, onEnd: (e) => ends.push(e) });
   const text = await new Response(out).text();
   return { text, ends };
@@ -33,7 +34,7 @@ async function run(parts: (string | Uint8Array)[], strip: boolean) {
 
 describe('tapUsage', () => {
   const all = [content('Hel'), content('lo'), usageEvent, DONE];
-  const cases: [name: string, parts: string[], strip: boolean, text: string, end: TapEnd][] = [
+  const cases: [name: string, parts: string[], strip: boolean, text: string, end: StreamEnd][] = [
     ['passes everything on and finds the usage chunk', all, false, all.join(''), { usage, outcome: 'done', errorChunk: false }],
     ['strip: the usage chunk is taken out, the rest unchanged', all, true, content('Hel') + content('lo') + DONE, { usage, outcome: 'done', errorChunk: false }],
     [
@@ -92,7 +93,7 @@ describe('tapUsage', () => {
   });
 
   it('the client going away cancels the upstream and reports once', async () => {
-    const ends: TapEnd[] = [];
+    const ends: StreamEnd[] = [];
     const upstream = source([content('a'), content('b'), usageEvent, DONE]);
     const reader = tapUsage(upstream, { strip: false, onEnd: (e) => ends.push(e) }).getReader();
     await reader.read();
@@ -102,7 +103,7 @@ describe('tapUsage', () => {
   });
 
   it('an upstream failure errors the stream and reports once', async () => {
-    const ends: TapEnd[] = [];
+    const ends: StreamEnd[] = [];
     const out = tapUsage(source([content('a')], new Error('reset')), { strip: true, onEnd: (e) => ends.push(e) });
     await expect(new Response(out).text()).rejects.toThrow();
     expect(ends).toEqual([{ usage: null, outcome: 'errored', errorChunk: false }]);

@@ -1,3 +1,4 @@
+import type { StreamEnd } from '../openai/chunk-stream';
 import type { Usage } from '../openai/types';
 import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 
@@ -9,18 +10,11 @@ import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 // `[]` goes on untouched; any other is decoded, an incomplete SSE event held back until its
 // end arrives (a client cannot use half an event), and the usage chunk removed.
 
-export interface TapEnd {
-  usage: Usage | null;
-  /** 'done': read to the end; 'cancelled': the client went away; 'errored': the upstream failed. */
-  outcome: 'done' | 'cancelled' | 'errored';
-  /** The body ended with an OpenAI error chunk (a stream that failed after it began). */
-  errorChunk: boolean;
-}
 
 const TAIL_BYTES = 4096;
 const decoderOptions = { stream: true } as const;
 
-export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boolean; onEnd: (end: TapEnd) => void }): ReadableStream<Uint8Array> {
+export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boolean; onEnd: (end: StreamEnd) => void }): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const { strip, onEnd } = options;
   // The last bytes passed on to the client.
@@ -32,7 +26,7 @@ export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boo
   const decoder = strip ? new TextDecoder() : undefined;
   const encoder = strip ? new TextEncoder() : undefined;
 
-  const end = (outcome: TapEnd['outcome']) => {
+  const end = (outcome: StreamEnd['outcome']) => {
     if (ended) return;
     ended = true;
     const tailDecoder = new TextDecoder();

@@ -2,7 +2,7 @@ import { BaseAnthropic } from '@anthropic-ai/sdk/client';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 import { apiKeyFor, hasApiKey } from '../../credentials/secrets';
 import type { Env } from '../../env';
-import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
+import { openAIChunkStream, readFirstEvent, streamEndReport } from '../../openai/chunk-stream';
 import { GatewayError } from '../../openai/errors';
 import type { DeploymentOptions } from '../../routing/catalog';
 import type { Provider } from '../provider';
@@ -176,13 +176,19 @@ export const anthropicProvider: Provider = {
       signal.removeEventListener('abort', abortCalls);
       throw anthropicErrorToGateway(error, secrets);
     }
+    const { ended, onEnd } = streamEndReport();
     return {
       stream: true,
       started: true,
-      body: openAIChunkStream(events, translator, (error) => anthropicErrorToGateway(error, secrets), abortCalls, {
-        ms: streamIdleTimeoutMs,
-        provider: PROVIDER_LABEL,
-      }),
+      ended,
+      body: openAIChunkStream(
+        events,
+        translator,
+        (error) => anthropicErrorToGateway(error, secrets),
+        abortCalls,
+        { ms: streamIdleTimeoutMs, provider: PROVIDER_LABEL },
+        onEnd,
+      ),
     };
   },
 };

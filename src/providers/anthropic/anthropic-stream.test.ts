@@ -214,6 +214,15 @@ describe('createAnthropicStreamTranslator', () => {
     expect(chunks.every((c) => c.usage === undefined)).toBe(true);
   });
 
+  it('reports its usage (for usage accounting) whether or not the client asked for the chunk', () => {
+    const translator = createAnthropicStreamTranslator({ n: 1, includeUsage: false, model: 'fallback', created: 1 });
+    expect(translator.usage?.()).toBeNull();
+    translator.onEvent({ choice: 0, event: start('msg_1', 12) });
+    expect(translator.usage?.()).toMatchObject({ prompt_tokens: 12, completion_tokens: 1 });
+    for (const event of [textStart(0), text(0, 'a'), stop(0), delta('end_turn', 5), end]) expect(translator.onEvent({ choice: 0, event }).some((c) => c.usage)).toBe(false);
+    expect(translator.usage?.()).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17, prompt_tokens_details: { cached_tokens: 0 } });
+  });
+
   it('interleaves n streams by choice index, with one usage chunk after the last stops', () => {
     const events: TaggedEvent[] = [
       { choice: 1, event: start('msg_b', 7) },

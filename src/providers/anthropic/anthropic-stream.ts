@@ -19,6 +19,7 @@ import { thinkingExtraContent, type ThinkingBlock } from './thinking-blocks';
 //   message_delta                 → the finish_reason chunk; usage
 //   message_stop                  → the usage chunk (choices []) once every choice has stopped,
 //                                   if the client asked for stream_options.include_usage
+//                                   (usage() reports it either way, for usage accounting)
 //   content_block_delta thinking  → a reasoning_content chunk (never content)
 //   signature_delta, redacted_thinking → nothing shown; the finished thinking blocks
 //                                   ride on the next tool call's first chunk
@@ -73,6 +74,9 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
   const one = (index: number, delta: ChunkDelta, finishReason: FinishReason | null = null): ChatCompletionChunk[] => [
     chunk(metaFor(), [{ index, delta, logprobs: null, finish_reason: finishReason }]),
   ];
+
+  /** Every choice's usage so far, summed (a choice not started yet counts 0). */
+  const totalUsage = () => choices.map((c) => toOpenAIUsage(c.usage ?? { input_tokens: 0, output_tokens: 0 })).reduce(sumUsage);
 
   return {
     onEvent({ choice: index, event }) {
@@ -148,8 +152,7 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
           state.stopped = true;
           stoppedCount++;
           if (!options.includeUsage || stoppedCount < choices.length) return [];
-          const totals = choices.map((c) => toOpenAIUsage(c.usage ?? { input_tokens: 0, output_tokens: 0 }));
-          return [chunk(metaFor(), [], totals.reduce(sumUsage))];
+          return [chunk(metaFor(), [], totalUsage())];
         }
         default:
           // ping, and event types added to the API later
@@ -166,6 +169,10 @@ export function createAnthropicStreamTranslator(options: AnthropicStreamOptions)
 
     errorChunk(error) {
       return errorChunk(metaFor(), error);
+    },
+
+    usage() {
+      return choices.some((c) => c.usage) ? totalUsage() : null;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { ChatCompletionRequest } from '../../openai/types';
 import type { RequestNotes } from '../provider';
 import { checkReasoningEffort, thinks, toClaudeThinking } from './thinking-config';
 import { toAnthropicMessages } from './to-anthropic-messages';
+import { clientAskedForUsage } from '../../openai/chunk-stream';
 
 // OpenAI chat-completion request → Claude Messages API request (pure).
 //
@@ -184,7 +185,7 @@ export function toAnthropicRequest(request: ChatCompletionRequest, options: Anth
     params,
     n: request.n ?? 1,
     stream: request.stream === true,
-    includeUsage: request.stream === true && request.stream_options?.include_usage === true,
+    includeUsage: clientAskedForUsage(request),
     notes,
   };
 }

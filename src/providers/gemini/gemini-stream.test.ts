@@ -111,9 +111,12 @@ describe('GeminiStreamTranslator', () => {
     expect(chunks.at(-1)?.choices[0].finish_reason).toBe('content_filter');
   });
 
-  it('sends no usage chunk unless asked', () => {
-    const chunks = translate([ev([cand([{ text: 'x' }], { finishReason: 'STOP' })], { usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 } })]);
+  it('sends no usage chunk unless asked, and reports the usage either way (for usage accounting)', () => {
+    const t = new GeminiStreamTranslator('fallback-model', false);
+    expect(t.usage()).toBeNull();
+    const chunks = [...t.onEvent(ev([cand([{ text: 'x' }], { finishReason: 'STOP' })], { usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 } })), ...t.onEnd()];
     expect(chunks.some((c) => c.usage)).toBe(false);
+    expect(t.usage()).toMatchObject({ prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
   });
 
   it('an error event mid-stream throws the mapped error', () => {

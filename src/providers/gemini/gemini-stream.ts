@@ -3,7 +3,7 @@ import { chunk, errorChunk, newCompletionMeta, type CompletionMeta } from '../..
 import { GatewayError } from '../../openai/errors';
 import { parseSse } from '../../openai/sse';
 import { SseEventSource } from '../../openai/sse-event-source';
-import type { ChatCompletionChunk, ChunkDelta } from '../../openai/types';
+import type { ChatCompletionChunk, ChunkDelta, Usage } from '../../openai/types';
 import { toFinishReason } from './finish-reason';
 import { promptBlocked, readParts, toolCallIdBase, type GeminiToolCall } from './from-gemini-response';
 import { googleApiError } from './gemini-error';
@@ -51,7 +51,7 @@ export class GeminiStreamTranslator implements StreamTranslator<GenerateContentR
   private meta?: CompletionMeta;
   private idBase = '';
   private readonly candidates = new Map<number, CandidateState>();
-  private usage?: GeminiUsageMetadata;
+  private usageMetadata?: GeminiUsageMetadata;
 
   constructor(
     private readonly fallbackModel: string,
@@ -67,7 +67,7 @@ export class GeminiStreamTranslator implements StreamTranslator<GenerateContentR
       this.idBase = toolCallIdBase(event, this.meta);
     }
     const meta = this.meta;
-    if (event.usageMetadata) this.usage = event.usageMetadata;
+    if (event.usageMetadata) this.usageMetadata = event.usageMetadata;
 
     const out: ChatCompletionChunk[] = [];
     (event.candidates ?? []).forEach((candidate, position) => {
@@ -99,11 +99,15 @@ export class GeminiStreamTranslator implements StreamTranslator<GenerateContentR
     if (!this.meta || this.candidates.size === 0 || [...this.candidates.values()].some((c) => !c.finished)) {
       throw new GatewayError(502, 'Gemini ended the stream before it finished.', 'upstream_error', null, 'upstream_stream_truncated');
     }
-    return this.includeUsage ? [chunk(this.meta, [], toUsage(this.usage))] : [];
+    return this.includeUsage ? [chunk(this.meta, [], toUsage(this.usageMetadata))] : [];
   }
 
   errorChunk(error: GatewayError): ChatCompletionChunk {
     return errorChunk(this.meta ?? newCompletionMeta(this.fallbackModel), error);
+  }
+
+  usage(): Usage | null {
+    return this.usageMetadata ? toUsage(this.usageMetadata) : null;
   }
 }
 

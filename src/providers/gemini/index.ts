@@ -1,6 +1,6 @@
 import { hasApiKey } from '../../credentials/secrets';
 import { GatewayError } from '../../openai/errors';
-import { openAIChunkStream, readFirstEvent } from '../../openai/chunk-stream';
+import { clientAskedForUsage, openAIChunkStream, readFirstEvent, streamEndReport } from '../../openai/chunk-stream';
 import type { Provider, ProviderCall, ProviderResult } from '../provider';
 import { upstreamNetworkError } from '../upstream-error';
 import { geminiClient } from './client';
@@ -64,14 +64,13 @@ export const geminiProvider: Provider = {
       throw failure;
     }
 
-    const translator = new GeminiStreamTranslator(target.model, request.stream_options?.include_usage === true, [client.apiKey]);
+    const translator = new GeminiStreamTranslator(target.model, clientAskedForUsage(request), [client.apiKey]);
+    const { ended, onEnd } = streamEndReport();
     return {
       stream: true,
       started: true,
-      body: openAIChunkStream(events, translator, (error) => upstreamNetworkError('Gemini', error), abort, {
-        ms: call.streamIdleTimeoutMs,
-        provider: 'Gemini',
-      }),
+      ended,
+      body: openAIChunkStream(events, translator, (error) => upstreamNetworkError('Gemini', error), abort, { ms: call.streamIdleTimeoutMs, provider: 'Gemini' }, onEnd),
     };
   },
 };
