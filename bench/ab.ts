@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { closeAgent, percentile, sequential, type Target } from './load.ts';
@@ -67,10 +68,25 @@ try {
     const line: string[] = [];
     for (const [i, t] of targets.entries()) {
       const pids = running[i].worker.pids().workerd;
+      const threadsBefore = process.env.AB_THREADS ? threadCpu(pids) : undefined;
       const before = cpuMicros(pids);
       await mock.timeline(); // (clears it)
+      // AB_STRACE=1: the system calls of the last round, per target (strace -c), to compare what the runtime does per request.
+      const trace = process.env.AB_STRACE && round === rounds - 1 ? spawn('strace', ['-c', '-f', '-o', join(work, `${t.label}.strace`), ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' }) : undefined;
+      if (trace) await new Promise((r) => setTimeout(r, 500));
       const samples = await sequential(t, count, undefined, gapMs);
+      if (trace) {
+        trace.kill('SIGINT');
+        await new Promise((r) => trace.once('exit', r));
+        console.log(`--- ${t.label}: system calls for ${count} requests\n${readFileSync(join(work, `${t.label}.strace`), 'utf8').split('\n').slice(0, 16).join('\n')}`);
+      }
       const cpu = cpuMicros(pids) - before;
+      if (threadsBefore) {
+        const after = threadCpu(pids);
+        const byName = new Map<string, number>();
+        for (const [tid, { name, micros }] of after) byName.set(name, (byName.get(name) ?? 0) + micros - (threadsBefore.get(tid)?.micros ?? 0));
+        console.log(`  ${t.label} threads, µs/request: ${[...byName].filter(([, us]) => us > 0).map(([name, us]) => `${name} ${Math.round(us / count)}`).join(', ')}`);
+      }
       // Requests one at a time, all answered by the mock: its timeline pairs with the samples in order.
       const timeline = await mock.timeline();
       const paired = timeline.length === samples.sentAt.length;
@@ -103,3 +119,27 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(0);
+
+/** CPU per thread of these processes (AB_THREADS=1): the main JavaScript thread against V8's helpers (GC, compilers). */
+function threadCpu(pids: number[]): Map<string, { name: string; micros: number }> {
+  const out = new Map<string, { name: string; micros: number }>();
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid}`, { name, micros: (Number(fields[11]) + Number(fields[12])) * 10_000 });
+      } catch {
+        // exited
+      }
+    }
+  }
+  return out;
+}

@@ -54,7 +54,8 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
           if (firstChunk < 0) firstChunk = performance.now() - start;
           bytes += chunk.length;
           reads++;
-          if (keepBody) parts.push(chunk);
+          // Error bodies are always kept: the report names the first failure.
+          if (keepBody || res.statusCode !== 200) parts.push(chunk);
         });
         res.on('end', () => {
           const total = performance.now() - start;
@@ -65,7 +66,7 @@ export function send(target: Target, keepBody = false): Promise<Timing> {
             total,
             bytes,
             reads,
-            body: keepBody ? Buffer.concat(parts).toString('utf8') : undefined,
+            body: keepBody || res.statusCode !== 200 ? Buffer.concat(parts).toString('utf8') : undefined,
             headers: res.headers,
           });
         });
@@ -97,7 +98,7 @@ async function record(target: Target, samples: Samples) {
     const t = await send(target, false);
     if (t.status !== 200) {
       samples.errors++;
-      samples.firstError ??= `HTTP ${t.status}`;
+      samples.firstError ??= `HTTP ${t.status}${t.body ? `: ${t.body.slice(0, 300)}` : ''}`;
       return;
     }
     samples.sentAt.push(t.sentAt);
