@@ -130,7 +130,7 @@ async function startAgent(dir: string, gatewayUrl: string, gatewayKey: string, n
   // The engine stand-in runs on the same system Node as the agent, as it would on a GPU box.
   const path = [engineBinDir, ...(process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'))].join(':');
   let output = '';
-  const child: ChildProcess = spawn(node, [agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], {
+  const child: ChildProcess = spawn(node, [...(process.env.AGENT_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.AGENT_CPU_PROF] : []), agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], {
     env: { ...process.env, PATH: path, SWITCHBOARD_AGENT_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -319,19 +319,23 @@ async function bodyMemory(
   plan: (typeof PLAN)['full'],
 ): Promise<OnPremBody[]> {
   const [direct, , , gateway] = plain;
-  // The benchmark request with a long text attachment in the last turn, to 20 MiB in all.
+  // The benchmark request with a long text attachment in the last turn, to 20 MiB (and three times that) in all.
   const small = gateway.body;
-  const target = ONPREM.bigBodyMiB * 1024 * 1024;
-  const request = JSON.parse(small.toString('utf8'));
-  const padding = target - small.length - '{"type":"text","text":""}'.length - 8;
-  const last = request.messages.at(-1);
-  last.content = [{ type: 'text', text: last.content }, { type: 'text', text: 'log line of the page under test; '.repeat(Math.ceil(padding / 33)).slice(0, padding) }];
-  const big = Buffer.from(JSON.stringify(request));
+  const padded = (mib: number) => {
+    const request = JSON.parse(small.toString('utf8'));
+    const padding = mib * 1024 * 1024 - small.length - '{"type":"text","text":""}'.length - 8;
+    const last = request.messages.at(-1);
+    last.content = [{ type: 'text', text: last.content }, { type: 'text', text: 'log line of the page under test; '.repeat(Math.ceil(padding / 33)).slice(0, padding) }];
+    return Buffer.from(JSON.stringify(request));
+  };
+  const big = padded(ONPREM.bigBodyMiB);
+  const huge = padded(ONPREM.bigBodyMiB * 3);
 
   const out: OnPremBody[] = [];
   for (const [label, payload, repeats] of [
     [`benchmark request (${(small.length / 1024).toFixed(0)} KiB)`, small, plan.smallRepeats],
     [`${(big.length / 1024 / 1024).toFixed(0)} MiB body`, big, plan.bigRepeats],
+    [`${(huge.length / 1024 / 1024).toFixed(0)} MiB body`, huge, plan.bigRepeats],
   ] as const) {
     const t: Target = { ...gateway, body: payload };
     const d: Target = { ...direct, body: payload };

@@ -1,4 +1,4 @@
-import type { OnPremResult } from './onprem.ts';
+import type { OnPremBody, OnPremResult } from './onprem.ts';
 import type { ResilienceResult, ResilienceRun } from './resilience.ts';
 import type { TranslationResult } from './translation.ts';
 
@@ -356,11 +356,11 @@ function onpremReport(o: OnPremResult): string[] {
   // Goals of issue 4, beside the numbers.
   const added = o.sequential[gateway].p50 - d.p50;
   const burst = o.bursts.find((b) => b.target === gateway);
-  const [small, big] = o.bodies;
-  const bodyMiB = big ? big.bytes / 1024 / 1024 : NaN;
-  // "Independent of body size": the big body raises the peak by less than a quarter of its size above what the small one does, i.e. it is never held whole.
-  const extra = (which: 'agent' | 'workerd') =>
-    big && small ? big[`${which}Peak`] - big[`${which}Baseline`] - (small[`${which}Peak`] - small[`${which}Baseline`]) : NaN;
+  const [small, big, huge] = o.bodies;
+  const mib = (b?: OnPremBody) => (b ? b.bytes / 1024 / 1024 : NaN);
+  // How much more one body raised a process's peak RSS than another did.
+  const extra = (which: 'agent' | 'workerd', larger?: OnPremBody, smaller?: OnPremBody) =>
+    larger && smaller ? larger[`${which}Peak`] - larger[`${which}Baseline`] - (smaller[`${which}Peak`] - smaller[`${which}Baseline`]) : NaN;
   const rows: string[][] = [
     ['p50 added over direct, sequential', `${plus(added)} ms`, `≤ ${GOALS.onpremP50OverDirectMs} ms`, verdict(added <= GOALS.onpremP50OverDirectMs)],
     [`p50 added over direct, ${o.config.concurrency} concurrent`, `${plus(o.concurrent[gateway].p50 - cd.p50)} ms`, '', ''],
@@ -372,9 +372,20 @@ function onpremReport(o: OnPremResult): string[] {
       burst ? verdict(burst.completed === burst.streams) : '',
     ],
   ];
+  // "Memory independent of body size", judged on two large bodies: a body held whole would raise the peak of
+  // the larger by its extra size; garbage from streaming it in frames raises both about alike. (Against the
+  // small body, a 20 MiB one's freed frames alone can add 20+ MiB until the collector runs: shown, not judged.)
   for (const which of ['agent', 'workerd'] as const) {
-    const v = extra(which);
-    rows.push([`${which}: extra peak RSS for ${bodyMiB.toFixed(0)} MiB body vs small`, `${plus(v)} MiB`, `< ${(bodyMiB / 4).toFixed(0)} MiB (not held whole)`, Number.isFinite(v) ? verdict(v < bodyMiB / 4) : '']);
+    const v = extra(which, big, small);
+    rows.push([`${which}: extra peak RSS, ${mib(big).toFixed(0)} MiB body vs small`, `${plus(v)} MiB`, '', '']);
+    const grows = extra(which, huge, big);
+    const allowance = (mib(huge) - mib(big)) / 4;
+    rows.push([
+      `${which}: extra peak RSS, ${mib(huge).toFixed(0)} MiB body vs ${mib(big).toFixed(0)} MiB`,
+      `${plus(grows)} MiB`,
+      `< ${allowance.toFixed(0)} MiB (independent of size)`,
+      Number.isFinite(grows) ? verdict(grows < allowance) : '',
+    ]);
   }
   out.push('\nOn-prem goals');
   out.push(table(['measure', 'value', 'goal', ''], rows));
