@@ -97,7 +97,7 @@ async function main() {
     };
     const specs: WorkerSpec[] = [
       { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: mock.url } },
-      { name: 'gateway', main: join(root, 'src/index.ts'), toml: gatewayToml(), devVars: secrets, migrate: true },
+      { name: 'gateway', main: join(root, 'src/index.ts'), toml: gatewayToml(), devVars: secrets, migrate: process.env.BENCH_NO_USAGE ? false : true },
     ];
     const skipped: { case: string; reason: string }[] = [];
     for (const runtime of providerCases.length ? runtimesWanted : []) {
