@@ -3,6 +3,7 @@ import { addUsageForAccounting, clientAskedForUsage, openAIChunkStream, readFirs
 import { chunk, errorChunk } from './chunks';
 import { GatewayError } from './errors';
 import { parseSse, type SseEvent } from './sse';
+import type { ChatCompletionRequest } from './types';
 import { SseEventSource } from './sse-event-source';
 
 async function* events(values: number[], fail?: Error) {
@@ -145,19 +146,19 @@ describe('openAIChunkStream', () => {
     };
 
     it('read to the end: done, with the usage', async () => {
-      const { first, reports } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, undefined, onEnd));
+      const { first, reports } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, { onEnd }));
       expect(first).toEqual({ usage, outcome: 'done', errorChunk: false });
       expect(reports).toHaveLength(1);
     });
 
     it('a failure after the start: done with the error chunk, the usage so far', async () => {
-      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n'], new Error('reset')), counting(), toGatewayError, () => {}, undefined, onEnd));
+      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n'], new Error('reset')), counting(), toGatewayError, () => {}, { onEnd }));
       expect(first).toEqual({ usage, outcome: 'done', errorChunk: true });
     });
 
     it('a client that leaves: cancelled', async () => {
       const { first, reports } = await ends(
-        (onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, undefined, onEnd),
+        (onEnd) => openAIChunkStream(make(['data: 1\n\n', 'data: 2\n\n']), counting(), toGatewayError, () => {}, { onEnd }),
         async (stream) => {
           const reader = stream.getReader();
           await reader.read();
@@ -168,8 +169,27 @@ describe('openAIChunkStream', () => {
       expect(reports).toHaveLength(1);
     });
 
+    it('a client gone while nothing reads: the client signal ends it as cancelled, once, and aborts the upstream', async () => {
+      const client = new AbortController();
+      const reports: StreamEnd[] = [];
+      let aborted = 0;
+      // An upstream that sends two events and then stays open.
+      const open = new SseEventSource(parseSse(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode('data: 1\n\ndata: 2\n\n')) })), decode);
+      const stream = openAIChunkStream(open, counting(), toGatewayError, () => aborted++, {
+        onEnd: (end) => reports.push(end),
+        clientSignal: client.signal,
+      });
+      const reader = stream.getReader();
+      await reader.read();
+      client.abort();
+      await expect(reader.read()).rejects.toThrow('the client went away');
+      await new Promise((r) => setTimeout(r, 0));
+      expect(reports).toEqual([{ usage, outcome: 'cancelled', errorChunk: false }]);
+      expect(aborted).toBe(1);
+    });
+
     it('a translator without usage reports null', async () => {
-      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n']), translator, toGatewayError, () => {}, undefined, onEnd));
+      const { first } = await ends((onEnd) => openAIChunkStream(make(['data: 1\n\n']), translator, toGatewayError, () => {}, { onEnd }));
       expect(first).toEqual({ usage: null, outcome: 'done', errorChunk: false });
     });
   });
@@ -181,13 +201,13 @@ describe('openAIChunkStream', () => {
 
   it('an upstream silent for the idle limit ends with upstream_stalled', async () => {
     const silent = new SseEventSource(parseSse(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode('data: 1\n\n')) })), decode);
-    const all = (await read(openAIChunkStream(silent, translator, toGatewayError, () => {}, { ms: 30, provider: 'Mock' }))).join('');
+    const all = (await read(openAIChunkStream(silent, translator, toGatewayError, () => {}, { idle: { ms: 30, provider: 'Mock' } }))).join('');
     expect(contents(all)).toEqual(['1', 'Mock sent nothing for 0.03 s; the stream was abandoned.']);
   });
 });
 
 describe('usage the gateway asks for on its own account', () => {
-  const request = (extra: object = {}) => ({ model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], stream: true, ...extra });
+  const request = (extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, ...extra });
 
   it('a translated stream ends with the usage chunk only when the client asked for it', () => {
     expect(clientAskedForUsage(request({ stream_options: { include_usage: true } }))).toBe(true);

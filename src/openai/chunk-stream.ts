@@ -52,6 +52,19 @@ export function streamEndReport(): { ended: Promise<StreamEnd>; onEnd: (end: Str
 export const clientAskedForUsage = (request: ChatCompletionRequest): boolean =>
   request.stream === true && request.stream_options?.include_usage === true && !(request as Marked)[USAGE_ADDED_BY_GATEWAY];
 
+export interface ChunkStreamOptions {
+  /** An upstream silent this long (ms; 0: no limit) is abandoned, and the stream ends with an `upstream_stalled` error chunk. */
+  idle?: { ms: number; provider: string };
+  /** Told once how the stream ended, with the translator's usage (for usage accounting). */
+  onEnd?: (end: StreamEnd) => void;
+  /**
+   * Aborts when the client leaves. The runtime does not cancel a response body whose
+   * client is gone while nothing reads it (e.g. its queue is full), so this is how such a
+   * stream learns it ended: the upstream is aborted and the end reported as cancelled.
+   */
+  clientSignal?: AbortSignal;
+}
+
 /**
  * Streams translated chunks to the client as each upstream event arrives, with no
  * added delay; at most a few events are read ahead of a slow client. An upstream
@@ -59,40 +72,57 @@ export const clientAskedForUsage = (request: ChatCompletionRequest): boolean =>
  * truncated stream; the client going away aborts the upstream.
  *
  * @param toGatewayError maps whatever the upstream iterator throws to a GatewayError
- * @param idle an upstream silent this long (ms; 0: no limit) is abandoned, and the stream ends with an `upstream_stalled` error chunk
- * @param onEnd told once how the stream ended, with the translator's usage (for usage accounting)
  */
 export function openAIChunkStream<E>(
   events: AsyncIterator<E>,
   translator: StreamTranslator<E>,
   toGatewayError: (error: unknown) => GatewayError,
   abortUpstream: () => void,
-  idle: { ms: number; provider: string } = { ms: 0, provider: 'the upstream' },
-  onEnd?: (end: StreamEnd) => void,
+  { idle = { ms: 0, provider: 'the upstream' }, onEnd, clientSignal }: ChunkStreamOptions = {},
 ): ReadableStream<Uint8Array> {
   let finished = false;
-  const report = (outcome: StreamEnd['outcome'], errorChunk: boolean) => onEnd?.({ usage: translator.usage?.() ?? null, outcome, errorChunk });
+  /** Marks the stream finished, once: false when it already was (then nothing more may be sent or reported). */
+  const finish = (outcome: StreamEnd['outcome'], errorChunk: boolean): boolean => {
+    if (finished) return false;
+    finished = true;
+    watch.stop();
+    clientSignal?.removeEventListener('abort', clientGone);
+    onEnd?.({ usage: translator.usage?.() ?? null, outcome, errorChunk });
+    return true;
+  };
   const watch = idleWatch(idle.ms, () => streamStalled(idle.provider, idle.ms));
   /** Translated and not yet enqueued (sent before the error chunk if a later event fails). */
   let text = '';
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
-    finished = true;
-    watch.stop();
+    if (!finish('done', true)) return;
     const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
     controller.enqueue(encoder.encode(text + sseData(translator.errorChunk(gatewayError)) + SSE_DONE));
     text = '';
     controller.close();
     abortUpstream();
-    report('done', true);
   };
   const end = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (finished) return;
     for (const chunk of translator.onEnd()) text += sseData(chunk);
-    finished = true;
-    watch.stop();
+    finish('done', false);
     controller.enqueue(encoder.encode(text + SSE_DONE));
     text = '';
     controller.close();
-    report('done', false);
+  };
+  const stop = () => {
+    abortUpstream();
+    // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
+    Promise.resolve(events.return?.()).catch(() => {});
+  };
+  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const clientGone = () => {
+    if (!finish('cancelled', false)) return;
+    stop();
+    try {
+      streamController?.error(new Error('the client went away'));
+    } catch {
+      // already closed
+    }
   };
 
   // Decoded SSE: every event one read brought is translated and sent as one chunk,
@@ -104,6 +134,7 @@ export function openAIChunkStream<E>(
         for (let event = source.shift(); event !== undefined; event = source.shift()) {
           for (const chunk of translator.onEvent(event)) text += sseData(chunk);
         }
+        if (finished) return;
         if (!more) return end(controller);
         if (text) {
           controller.enqueue(encoder.encode(text));
@@ -122,6 +153,7 @@ export function openAIChunkStream<E>(
       // Loop until something is sent: events like `ping` translate to nothing.
       for (;;) {
         const next = await watch.wait(events.next());
+        if (finished) return;
         if (next.done) return end(controller);
         for (const chunk of translator.onEvent(next.value)) text += sseData(chunk);
         if (text) {
@@ -135,17 +167,16 @@ export function openAIChunkStream<E>(
     }
   };
 
+  if (clientSignal?.aborted) queueMicrotask(clientGone);
+  else clientSignal?.addEventListener('abort', clientGone, { once: true });
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        streamController = controller;
+      },
       pull: events instanceof SseEventSource ? (controller) => pullSse(events, controller) : pullEvents,
       cancel() {
-        if (finished) return;
-        finished = true;
-        watch.stop();
-        abortUpstream();
-        report('cancelled', false);
-        // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
-        Promise.resolve(events.return?.()).catch(() => {});
+        if (finish('cancelled', false)) stop();
       },
     },
     // Reads a few events ahead while the client is written to: bounded, and never delays one.

@@ -114,10 +114,11 @@ export async function routeRequest(
       if (result.result.stream && !result.result.started) {
         const body = await awaitFirstChunk(result.result.body, Math.max(1, firstByteMs - (deps.now() - attemptStart)), controller.signal);
         result.result = { stream: true, body };
-      } else {
+      } else if (!result.result.stream) {
         // The answer is complete: nothing left for the client's disconnect to abort.
         clientSignal.removeEventListener('abort', abortAttempt);
       }
+      // A started stream keeps the link: the client leaving mid-stream aborts the attempt's signal, which the stream listens to.
       attempts.push({ deployment: deployment.label, outcome: 'ok' });
       await deps.cooldowns.success(deployment.key);
       return { ...result, deployment, attempts };

@@ -147,7 +147,7 @@ export class Meter {
       void this.streamEnd.then(onEnd);
       return this.withRateHeaders(res, res.body);
     }
-    return this.withRateHeaders(res, tapUsage(res.body, { strip: streamed && this.strip, onEnd }));
+    return this.withRateHeaders(res, tapUsage(res.body, { strip: streamed && this.strip, onEnd, clientSignal: this.c.req.raw.signal }));
   }
 
   private withRateHeaders(res: Response, body: ReadableStream<Uint8Array> | null): Response {

@@ -102,6 +102,21 @@ describe('tapUsage', () => {
     expect(ends).toEqual([{ usage: null, outcome: 'cancelled', errorChunk: false }]);
   });
 
+  it('a client gone while nothing reads (the runtime cancels nothing then): its signal ends the tap, once', async () => {
+    const ends: StreamEnd[] = [];
+    const upstream = source([content('a'), content('b'), usageEvent, DONE]);
+    const client = new AbortController();
+    const out = tapUsage(upstream, { strip: false, onEnd: (e) => ends.push(e), clientSignal: client.signal });
+    const reader = out.getReader();
+    await reader.read();
+    client.abort();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(upstream.cancelled).toBeDefined();
+    expect(ends).toEqual([{ usage: null, outcome: 'cancelled', errorChunk: false }]);
+    await expect(reader.read()).rejects.toThrow('the client went away');
+    expect(ends).toHaveLength(1);
+  });
+
   it('an upstream failure errors the stream and reports once', async () => {
     const ends: StreamEnd[] = [];
     const out = tapUsage(source([content('a')], new Error('reset')), { strip: true, onEnd: (e) => ends.push(e) });

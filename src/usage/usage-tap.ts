@@ -14,9 +14,16 @@ import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 const TAIL_BYTES = 4096;
 const decoderOptions = { stream: true } as const;
 
-export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boolean; onEnd: (end: StreamEnd) => void }): ReadableStream<Uint8Array> {
+/**
+ * @param options.clientSignal aborts when the client leaves: the runtime does not cancel a body
+ *   nothing is reading (its queue full), so this is how the tap learns the client is gone
+ */
+export function tapUsage(
+  body: ReadableStream<Uint8Array>,
+  options: { strip: boolean; onEnd: (end: StreamEnd) => void; clientSignal?: AbortSignal },
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const { strip, onEnd } = options;
+  const { strip, onEnd, clientSignal } = options;
   // The last bytes passed on to the client.
   const tail: Uint8Array[] = [];
   let tailBytes = 0;
@@ -29,6 +36,7 @@ export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boo
   const end = (outcome: StreamEnd['outcome']) => {
     if (ended) return;
     ended = true;
+    clientSignal?.removeEventListener('abort', clientGone);
     const tailDecoder = new TextDecoder();
     const text = tail.map((c) => tailDecoder.decode(c, decoderOptions)).join('') + tailDecoder.decode();
     const usage = stripped ?? lastUsageIn(text);
@@ -50,8 +58,25 @@ export function tapUsage(body: ReadableStream<Uint8Array>, options: { strip: boo
     return true;
   };
 
+  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
+  function clientGone() {
+    if (ended) return;
+    end('cancelled');
+    reader.cancel(clientSignal?.reason).catch(() => {});
+    try {
+      streamController?.error(new Error('the client went away'));
+    } catch {
+      // already closed
+    }
+  }
+  if (clientSignal?.aborted) queueMicrotask(clientGone);
+  else clientSignal?.addEventListener('abort', clientGone, { once: true });
+
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        streamController = controller;
+      },
       async pull(controller) {
         try {
           for (;;) {

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
 import { assertChatCompletion, assertErrorResponse, collectValidChunks } from '../helpers/schema';
-import { ANTHROPIC_TEST_KEY, startAnthropicMock, type AnthropicMock } from '../upstreams/anthropic';
+import { ANTHROPIC_TEST_KEY, completeMessage, messageEvents, startAnthropicMock, type AnthropicMock } from '../upstreams/anthropic';
 import { OPENAI_TEST_KEY } from '../upstreams/openai';
 import { startHeldOpenAIMock, USAGE, type HeldOpenAIMock } from '../upstreams/openai-held';
 import type { UsageRow } from '../../src/usage/usage-store';
@@ -141,6 +141,27 @@ describe('recording', () => {
       // claude-haiku-4-5: $1 in, $5 out per million.
       expect(row.cost_usd).toBeCloseTo((usage.prompt_tokens * 1 + usage.completion_tokens * 5) / 1e6, 12);
     }
+  });
+
+  it('a translated (Claude) stream the client leaves: 499, with the usage it had reported; the upstream stopped, the key’s slot freed', async () => {
+    // (The runtime does not cancel a response body nothing reads once its client is gone: the stream learns it from the request's signal.)
+    const { id, key } = await createKey('claude-left', { max_concurrent: 1 });
+    const long = completeMessage({ content: [{ type: 'text', text: 'word '.repeat(400) }], usage: { input_tokens: 21, output_tokens: 400 } }, 'claude-haiku-4-5');
+    anthropic.script.push({ events: messageEvents(long), delayMs: 5 });
+    const before = anthropic.abandonedStreams;
+    const client = new OpenAI({ apiKey: key, baseURL: gateway.baseURL, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: 'claude-haiku', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    let received = 0;
+    for await (const _ of stream) if (++received === 3) break;
+    const [row] = await rows(id, 1);
+    // message_start brought the input tokens and the first output token; the rest never came.
+    expect(row).toMatchObject({ model: 'claude-haiku', status: 499, error_type: 'client_closed_request', streamed: 1, prompt_tokens: 21, completion_tokens: 1 });
+    await vi.waitFor(() => expect(anthropic.abandonedStreams).toBe(before + 1), { timeout: 10_000, interval: 20 });
+    // max_concurrent 1: the next request is admitted only if the abandoned stream gave its slot back.
+    await vi.waitFor(async () => expect((await client.chat.completions.create({ model: 'claude-haiku', messages: [{ role: 'user', content: 'again' }] })).choices[0].message.content).toBeTruthy(), {
+      timeout: 10_000,
+      interval: 50,
+    });
   });
 
   it('price overrides from PRICES apply; an unknown model costs 0 with a note', async () => {

@@ -181,14 +181,11 @@ export const anthropicProvider: Provider = {
       stream: true,
       started: true,
       ended,
-      body: openAIChunkStream(
-        events,
-        translator,
-        (error) => anthropicErrorToGateway(error, secrets),
-        abortCalls,
-        { ms: streamIdleTimeoutMs, provider: PROVIDER_LABEL },
+      body: openAIChunkStream(events, translator, (error) => anthropicErrorToGateway(error, secrets), abortCalls, {
+        idle: { ms: streamIdleTimeoutMs, provider: PROVIDER_LABEL },
         onEnd,
-      ),
+        clientSignal: signal,
+      }),
     };
   },
 };

@@ -70,7 +70,11 @@ export const geminiProvider: Provider = {
       stream: true,
       started: true,
       ended,
-      body: openAIChunkStream(events, translator, (error) => upstreamNetworkError('Gemini', error), abort, { ms: call.streamIdleTimeoutMs, provider: 'Gemini' }, onEnd),
+      body: openAIChunkStream(events, translator, (error) => upstreamNetworkError('Gemini', error), abort, {
+        idle: { ms: call.streamIdleTimeoutMs, provider: 'Gemini' },
+        onEnd,
+        clientSignal: call.signal,
+      }),
     };
   },
 };
