@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { closeAgent, concurrent, emptySamples, percentile, send, sequential, summarize, type SampleStats, type Samples, type Target, type Timing } from './load.ts';
@@ -130,12 +130,19 @@ async function startAgent(dir: string, gatewayUrl: string, gatewayKey: string, n
   // The engine stand-in runs on the same system Node as the agent, as it would on a GPU box.
   const path = [engineBinDir, ...(process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'))].join(':');
   let output = '';
-  const child: ChildProcess = spawn(node, [...(process.env.AGENT_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.AGENT_CPU_PROF] : []), agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], {
+  // For looking inside the agent: AGENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--trace-gc"), AGENT_LOG=<file> for its output.
+  const nodeFlags = (process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(node, [...nodeFlags, agentBin, 'start', '--config', configPath, '--listen', `127.0.0.1:${listenPort}`], {
     env: { ...process.env, PATH: path, SWITCHBOARD_AGENT_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => (output = (output + d).slice(-8000)));
-  child.stderr!.on('data', (d) => (output = (output + d).slice(-8000)));
+  const log = process.env.AGENT_LOG;
+  const keep = (d: Buffer) => {
+    output = (output + d).slice(-8000);
+    if (log) appendFileSync(log, d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   // Cut short: SIGTERM makes the agent stop its engine's process group before it exits.
   const onExit = () => {
     if (child.exitCode === null) child.kill('SIGTERM');
