@@ -3,6 +3,7 @@ import type { KeyLimits } from '../auth/admin-requests';
 import type { AdmitMessage, ReleaseMessage } from '../auth/key-limiter';
 import type { Admission } from '../auth/limit-state';
 import type { AppEnv } from '../env';
+import { addUsageForAccounting, type StreamEnd } from '../openai/chunk-stream';
 import { errorResponse, GatewayError } from '../openai/errors';
 import type { ChatCompletion, ChatCompletionRequest, Usage } from '../openai/types';
 import type { ProviderResult } from '../providers/provider';
@@ -11,13 +12,13 @@ import { cost, parsePrices, priceFor, type PriceTable } from './prices';
 import { recordUsage, usageTableAvailable } from './usage-store';
 import { lastUsageIn } from './usage-in-text';
 import { tapUsage } from './usage-tap';
-import { addUsageForAccounting, type StreamEnd } from '../openai/chunk-stream';
 
 // Per-key policy and usage accounting around POST /v1/chat/completions (a middleware):
 // - a key with limits is admitted by its Durable Object (auth/key-limiter.ts) before the
 //   handler runs, and released when its response — or stream — ends, fails or is abandoned;
 // - with a DB bound, every request is recorded in the usage table after the response
-//   (waitUntil), with its tokens and cost.
+//   (waitUntil), with its tokens and cost: a translated stream reports them as it ends
+//   (ProviderResult.ended), any other body is tapped (usage-tap.ts).
 // Requests with neither (GATEWAY_KEYS keys without a DB) pass straight through: no object,
 // no wrapper, no per-chunk work. The handler tells the meter two things: the parsed request
 // (begin) and the deployment that answered (served).
