@@ -10,12 +10,14 @@ import { cpuMicros, floorToml, gatewayToml, root, startMiniflare, type RunningWo
 
 // `node bench/ab.ts [--base=<dir> | --src=<dir>,<dir>,…] [--case=anthropic] [--stream=true] [--n=400] [--rounds=6] [--gap=ms] [--usage[=label,…]]`
 //
-// Two versions of the gateway side by side under Miniflare: this checkout's src/ and the
-// one in --base (e.g. `git worktree add /tmp/base HEAD` with node_modules linked), plus
-// the floor, in alternating rounds of n sequential requests. Prints each one's workerd
-// CPU per request and p50 (first chunk, for streams) per round and over all rounds: the
-// quick way to tell whether a change to the hot path helped, well below the noise of
-// wall-clock times on a shared machine.
+// Versions of the gateway side by side under Miniflare: this checkout's src/ and the one
+// in --base (e.g. `git worktree add /tmp/base HEAD` with node_modules linked), or the
+// checkouts --src lists, plus the floor (and for streams the JS-relay floor), in alternating
+// rounds of n sequential requests. Prints each one's workerd CPU per request and p50 (first
+// chunk, for streams), the p50 split by the mock's clock into "until the mock had the
+// request" and "from its first byte to the client's": the quick way to tell whether a
+// change to the hot path helped, and where, below the noise of separate runs on a shared
+// machine. AB_THREADS=1 adds CPU per thread, AB_STRACE=1 the last round's system calls.
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string?]));
 const which = (args.get('case') ?? 'anthropic') as keyof typeof BENCH_MODELS;
@@ -49,8 +51,7 @@ try {
   }
   const body = Buffer.from(JSON.stringify(benchmarkRequest(BENCH_MODELS[which], stream, screenshots())));
   const targets: Target[] = running.map(({ label, worker }) => ({ label, url: worker.url, path: '/v1/chat/completions', body, headers: { authorization: 'Bearer sk-switchboard-ab-key' } }));
-  // The floor gets what the gateway sent upstream.
-  // (from whichever version reaches the mock: one cut short for an experiment may not)
+  // The floor gets what the gateway sent upstream (from whichever version reaches the mock: one cut short for an experiment may not).
   for (const t of targets) await sequential(t, 1);
   const sent = await mock.last(which);
   if (!sent) throw new Error('no gateway reached the mock');
