@@ -1,4 +1,5 @@
 import { GatewayError, streamStalled } from './errors';
+import { onClientDeparture } from './client-departure';
 import { idleWatch } from './idle-watch';
 import { SSE_DONE, sseData } from './sse';
 import { SseEventSource } from './sse-event-source';
@@ -57,11 +58,7 @@ export interface ChunkStreamOptions {
   idle?: { ms: number; provider: string };
   /** Told once how the stream ended, with the translator's usage (for usage accounting). */
   onEnd?: (end: StreamEnd) => void;
-  /**
-   * Aborts when the client leaves. The runtime does not cancel a response body whose
-   * client is gone while nothing reads it (e.g. its queue is full), so this is how such a
-   * stream learns it ended: the upstream is aborted and the end reported as cancelled.
-   */
+  /** Aborts when the client leaves: the upstream is aborted and the end reported as cancelled (client-departure.ts). */
   clientSignal?: AbortSignal;
 }
 
@@ -80,17 +77,27 @@ export function openAIChunkStream<E>(
   abortUpstream: () => void,
   { idle = { ms: 0, provider: 'the upstream' }, onEnd, clientSignal }: ChunkStreamOptions = {},
 ): ReadableStream<Uint8Array> {
+  const watch = idleWatch(idle.ms, () => streamStalled(idle.provider, idle.ms));
+  const stop = () => {
+    abortUpstream();
+    // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
+    Promise.resolve(events.return?.()).catch(() => {});
+  };
+  const departure = onClientDeparture(clientSignal, () => {
+    if (!finish('cancelled', false)) return false;
+    stop();
+    return true;
+  });
   let finished = false;
   /** Marks the stream finished, once: false when it already was (then nothing more may be sent or reported). */
   const finish = (outcome: StreamEnd['outcome'], errorChunk: boolean): boolean => {
     if (finished) return false;
     finished = true;
     watch.stop();
-    clientSignal?.removeEventListener('abort', clientGone);
+    departure.stop();
     onEnd?.({ usage: translator.usage?.() ?? null, outcome, errorChunk });
     return true;
   };
-  const watch = idleWatch(idle.ms, () => streamStalled(idle.provider, idle.ms));
   /** Translated and not yet enqueued (sent before the error chunk if a later event fails). */
   let text = '';
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
@@ -108,21 +115,6 @@ export function openAIChunkStream<E>(
     controller.enqueue(encoder.encode(text + SSE_DONE));
     text = '';
     controller.close();
-  };
-  const stop = () => {
-    abortUpstream();
-    // Not awaited: a generator that is mid-read finishes that read (now aborted) first.
-    Promise.resolve(events.return?.()).catch(() => {});
-  };
-  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const clientGone = () => {
-    if (!finish('cancelled', false)) return;
-    stop();
-    try {
-      streamController?.error(new Error('the client went away'));
-    } catch {
-      // already closed
-    }
   };
 
   // Decoded SSE: every event one read brought is translated and sent as one chunk,
@@ -167,13 +159,9 @@ export function openAIChunkStream<E>(
     }
   };
 
-  if (clientSignal?.aborted) queueMicrotask(clientGone);
-  else clientSignal?.addEventListener('abort', clientGone, { once: true });
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        streamController = controller;
-      },
+      start: departure.start,
       pull: events instanceof SseEventSource ? (controller) => pullSse(events, controller) : pullEvents,
       cancel() {
         if (finish('cancelled', false)) stop();

@@ -1,4 +1,5 @@
 import type { StreamEnd } from '../openai/chunk-stream';
+import { onClientDeparture } from '../openai/client-departure';
 import type { Usage } from '../openai/types';
 import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 
@@ -14,10 +15,7 @@ import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 const TAIL_BYTES = 4096;
 const decoderOptions = { stream: true } as const;
 
-/**
- * @param options.clientSignal aborts when the client leaves: the runtime does not cancel a body
- *   nothing is reading (its queue full), so this is how the tap learns the client is gone
- */
+/** @param options.clientSignal the request's: the client leaving ends the tap (openai/client-departure.ts) */
 export function tapUsage(
   body: ReadableStream<Uint8Array>,
   options: { strip: boolean; onEnd: (end: StreamEnd) => void; clientSignal?: AbortSignal },
@@ -33,10 +31,16 @@ export function tapUsage(
   const decoder = strip ? new TextDecoder() : undefined;
   const encoder = strip ? new TextEncoder() : undefined;
 
+  const departure = onClientDeparture(clientSignal, () => {
+    if (ended) return false;
+    end('cancelled');
+    reader.cancel(clientSignal?.reason).catch(() => {});
+    return true;
+  });
   const end = (outcome: StreamEnd['outcome']) => {
     if (ended) return;
     ended = true;
-    clientSignal?.removeEventListener('abort', clientGone);
+    departure.stop();
     const tailDecoder = new TextDecoder();
     const text = tail.map((c) => tailDecoder.decode(c, decoderOptions)).join('') + tailDecoder.decode();
     const usage = stripped ?? lastUsageIn(text);
@@ -58,25 +62,9 @@ export function tapUsage(
     return true;
   };
 
-  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
-  function clientGone() {
-    if (ended) return;
-    end('cancelled');
-    reader.cancel(clientSignal?.reason).catch(() => {});
-    try {
-      streamController?.error(new Error('the client went away'));
-    } catch {
-      // already closed
-    }
-  }
-  if (clientSignal?.aborted) queueMicrotask(clientGone);
-  else clientSignal?.addEventListener('abort', clientGone, { once: true });
-
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        streamController = controller;
-      },
+      start: departure.start,
       async pull(controller) {
         try {
           for (;;) {
