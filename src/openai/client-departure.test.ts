@@ -28,7 +28,12 @@ describe('onClientDeparture', () => {
     const client = new AbortController();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const departure = onClientDeparture(client.signal, () => false);
-    const reader = new ReadableStream<Uint8Array>({ start: (c) => (departure.start(c), (controller = c)) }).getReader();
+    const reader = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        departure.start(c);
+        controller = c;
+      },
+    }).getReader();
     controller.enqueue(new Uint8Array([1]));
     controller.close();
     client.abort();
