@@ -134,9 +134,17 @@ export async function peekModel(request: Request, maxBytes: number): Promise<Pee
 /** The peeked body whole again, for the gateway's ordinary path (the bytes read, then the rest). */
 export function unpeeked(request: Request, body: PeekedBody): Request {
   if (!body.rest) return new Request(request.url, { method: request.method, headers: request.headers, body: body.head.byteLength ? body.head : null });
-  const rest = body.rest;
-  let first: Uint8Array | null = body.head;
-  const stream = new ReadableStream<Uint8Array>({
+  return new Request(request.url, { method: request.method, headers: request.headers, body: headThenRest(body.head, body.rest) });
+}
+
+/**
+ * A body stream: `head`, then what `rest` reads. `admit` sees each later chunk before it
+ * goes on; when it returns false the chunk is withheld and the stream is left unfinished
+ * (the caller abandons the request).
+ */
+function headThenRest(head: Uint8Array, rest: ReadableStreamDefaultReader<Uint8Array>, admit?: (chunk: Uint8Array) => Promise<boolean>): ReadableStream<Uint8Array> {
+  let first: Uint8Array | null = head;
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (first) {
         controller.enqueue(first);
@@ -144,12 +152,12 @@ export function unpeeked(request: Request, body: PeekedBody): Request {
         return;
       }
       const { value, done } = await rest.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+      if (done) return controller.close();
+      if (admit && !(await admit(value))) return new Promise<void>(() => {});
+      controller.enqueue(value);
     },
     cancel: (reason) => rest.cancel(reason),
   });
-  return new Request(request.url, { method: request.method, headers: request.headers, body: stream });
 }
 
 export interface OnPremPassThrough {
@@ -200,27 +208,14 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
     let rejectTooLarge!: (error: GatewayError) => void;
     tooLarge = new Promise<never>((_, reject) => (rejectTooLarge = reject));
     tooLarge.catch(() => {});
-    let first: Uint8Array | null = head;
-    payload = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (first) {
-          controller.enqueue(first);
-          first = null;
-          return;
-        }
-        const { value, done } = await rest.read();
-        if (done) return controller.close();
-        size += value.byteLength;
-        if (size > call.maxBodyBytes) {
-          // The body is never ended toward the engine: the request is abandoned (the agent gets CANCEL), not cut short.
-          await drainUpload(rest, size);
-          upstream.abort();
-          rejectTooLarge(payloadTooLarge(`The request body is larger than this gateway's limit of ${call.maxBodyBytes} bytes.`));
-          return new Promise<void>(() => {});
-        }
-        controller.enqueue(value);
-      },
-      cancel: (reason) => rest.cancel(reason),
+    payload = headThenRest(head, rest, async (chunk) => {
+      size += chunk.byteLength;
+      if (size <= call.maxBodyBytes) return true;
+      // The body is never ended toward the engine: the request is abandoned (the agent gets CANCEL), not cut short.
+      await drainUpload(rest, size);
+      upstream.abort();
+      rejectTooLarge(payloadTooLarge(`The request body is larger than this gateway's limit of ${call.maxBodyBytes} bytes.`));
+      return false;
     });
   }
 
