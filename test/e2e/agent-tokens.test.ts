@@ -45,9 +45,13 @@ interface Dialled {
   closed?: Promise<{ code: number; reason: string }>;
 }
 
-/** An agent as the protocol sees it: connect, HELLO, wait for WELCOME (or the refusal). */
-function dial(token: string, model: string, headers: Record<string, string> = {}): Promise<Dialled> {
-  const ws = new WebSocket(`${wsUrl}/v1/agent/connect?model=${encodeURIComponent(model)}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+/**
+ * Opens an agent's WebSocket at `path` with `token` and resolves on the refusal (its status
+ * and error body) or once `welcomed` says a message was the welcome; `hello` is sent on
+ * open and `answer` replies to the gateway's messages (its heartbeats).
+ */
+function dialSocket(path: string, token: string, hello: string | Uint8Array, protocol: { welcomed(data: Buffer): boolean; answer(data: Buffer, ws: WebSocket): void }): Promise<Dialled> {
+  const ws = new WebSocket(`${wsUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
   sockets.push(ws);
   return new Promise((resolve, reject) => {
     ws.on('unexpected-response', (_req, res) => {
@@ -57,33 +61,32 @@ function dial(token: string, model: string, headers: Record<string, string> = {}
     });
     ws.on('error', reject);
     const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
-    ws.on('open', () => ws.send(encodeJsonFrame(FrameType.HELLO, 0, { version: 1, model, capacity: 1, engine: 'test' })));
+    ws.on('open', () => ws.send(hello));
     ws.on('message', (data: Buffer) => {
-      const frame = decodeFrame(data);
-      if (frame.type === FrameType.WELCOME) resolve({ status: 101, ws, closed });
-      if (frame.type === FrameType.PING) ws.send(encodeFrame(FrameType.PONG, 0, frame.payload));
+      if (protocol.welcomed(data)) resolve({ status: 101, ws, closed });
+      protocol.answer(data, ws);
     });
+  });
+}
+
+/** An agent as the protocol sees it: connect, HELLO, wait for WELCOME (or the refusal). */
+function dial(token: string, model: string): Promise<Dialled> {
+  return dialSocket(`/v1/agent/connect?model=${encodeURIComponent(model)}`, token, encodeJsonFrame(FrameType.HELLO, 0, { version: 1, model, capacity: 1, engine: 'test' }), {
+    welcomed: (data) => decodeFrame(data).type === FrameType.WELCOME,
+    answer: (data, ws) => {
+      const frame = decodeFrame(data);
+      if (frame.type === FrameType.PING) ws.send(encodeFrame(FrameType.PONG, 0, frame.payload));
+    },
   });
 }
 
 /** An agent brokering an Azure credential (GET /v1/agent/credentials): connect, hello, wait for welcome (or the refusal). */
 function dialCredential(token: string, name: string): Promise<Dialled> {
-  const ws = new WebSocket(`${wsUrl}/v1/agent/credentials?name=${encodeURIComponent(name)}`, { headers: { authorization: `Bearer ${token}` } });
-  sockets.push(ws);
-  return new Promise((resolve, reject) => {
-    ws.on('unexpected-response', (_req, res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-    });
-    ws.on('error', reject);
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', version: 1, credential: name, host: 'test-box' })));
-    ws.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString());
-      if (message.type === 'welcome') resolve({ status: 101, ws, closed });
-      if (message.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
-    });
+  return dialSocket(`/v1/agent/credentials?name=${encodeURIComponent(name)}`, token, JSON.stringify({ type: 'hello', version: 1, credential: name, host: 'test-box' }), {
+    welcomed: (data) => JSON.parse(data.toString()).type === 'welcome',
+    answer: (data, ws) => {
+      if (JSON.parse(data.toString()).type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+    },
   });
 }
 
