@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { MockServer, sendJson, type RecordedRequest } from './mock-server';
+import { chatCompletionBody } from './openai';
 
 // OpenAI's chat-completions wire format (as test/upstreams/openai.ts: the same chunk
 // shapes, `usage: null` on every chunk and a closing usage chunk with empty `choices`
@@ -57,18 +58,7 @@ async function handle(req: RecordedRequest, res: ServerResponse, waiting: (() =>
   const id = 'chatcmpl-held';
   const created = Math.floor(Date.now() / 1000);
   const model = body.model;
-  if (!body.stream) {
-    return sendJson(res, 200, {
-      id,
-      object: 'chat.completion',
-      created,
-      model,
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-      usage: USAGE,
-      service_tier: 'default',
-      system_fingerprint: 'fp_mock',
-    });
-  }
+  if (!body.stream) return sendJson(res, 200, chatCompletionBody({ id, created, model, content: 'ok', usage: USAGE }));
   const withUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: unknown[], extra: Record<string, unknown> = withUsage ? { usage: null } : {}) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra })}\n\n`;

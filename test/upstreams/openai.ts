@@ -120,18 +120,7 @@ async function handle(req: RecordedRequest, res: ServerResponse, script: Scripte
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
-  if (!body.stream) {
-    return sendJson(res, 200, {
-      id,
-      object: 'chat.completion',
-      created,
-      model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-      usage,
-      service_tier: 'default',
-      system_fingerprint: 'fp_mock',
-    });
-  }
+  if (!body.stream) return sendJson(res, 200, chatCompletionBody({ id, created, model, content: text, usage }));
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
     JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra });
   const withUsage = body.stream_options?.include_usage === true;
@@ -204,4 +193,18 @@ function lastUserText(messages: any[]): string {
   if (!user) return '';
   if (typeof user.content === 'string') return user.content;
   return (user.content ?? []).filter((p: any) => p?.type === 'text').map((p: any) => p.text).join(' ');
+}
+
+/** A non-streamed chat completion as OpenAI returns it, one choice that stopped. */
+export function chatCompletionBody({ id, created, model, content, usage }: { id: string; created: number; model: unknown; content: string; usage: object }) {
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+    usage,
+    service_tier: 'default',
+    system_fingerprint: 'fp_mock',
+  };
 }
