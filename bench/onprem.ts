@@ -3,8 +3,9 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { closeAgent, concurrent, emptySamples, percentile, send, sequential, summarize, type SampleStats, type Samples, type Target, type Timing } from './load.ts';
+import { printTop, userWorkerInspector } from './cpu-profile.ts';
 import { benchmarkRequest } from './request.ts';
-import { floorToml, freePort, gatewayToml, root, rssMiB, startMiniflare, type RunningWorker } from './runtimes.ts';
+import { cpuMicros, floorToml, freePort, gatewayToml, root, rssMiB, startMiniflare, type RunningWorker } from './runtimes.ts';
 
 // The on-prem case: the gateway (Miniflare, with the OnPremModel Durable Object from
 // wrangler.toml) → the tunnel → a real switchboard-agent process (system Node) → one mock
@@ -26,12 +27,11 @@ export const ONPREM = {
 };
 
 const PLAN = {
-  full: { seqWarm: 30, seqCount: 300, rounds: 3, concWarmMs: 400, concMs: 1200, concRounds: 3, streamWarm: 5, streamCount: 60, smallRepeats: 10, bigRepeats: 3 },
+  full: { seqWarm: 30, seqCount: 600, rounds: 3, concWarmMs: 400, concMs: 1200, concRounds: 3, streamWarm: 5, streamCount: 60, smallRepeats: 10, bigRepeats: 3 },
   quick: { seqWarm: 10, seqCount: 90, rounds: 3, concWarmMs: 200, concMs: 500, concRounds: 2, streamWarm: 3, streamCount: 21, smallRepeats: 5, bigRepeats: 2 },
 };
 
-const TOKEN = 'agent-token-for-the-bench';
-const agentBin = join(root, 'local-agent/bin/switchboard-agent.js');
+export const TOKEN = 'agent-token-for-the-bench';
 const engineBinDir = join(root, 'test/engines/bin');
 
 export type OnPremStats = SampleStats;
@@ -70,7 +70,8 @@ export interface OnPremResult {
   agentNode: string;
   config: typeof ONPREM & { requestBytes: number; plan: (typeof PLAN)['full'] };
   labels: string[];
-  sequential: Record<string, OnPremStats>;
+  /** Sequential rounds: CPU per request of each process on the path (µs; engine, agent, the Worker's workerd). */
+  sequential: Record<string, OnPremStats & { cpu: { engine: number; agent: number; workerd: number } }>;
   concurrent: Record<string, OnPremStats & { rps: number }>;
   stream: Record<string, { firstChunk: OnPremStats; total: OnPremStats; reads: number }>;
   bursts: OnPremBurst[];
@@ -78,7 +79,7 @@ export interface OnPremResult {
 }
 
 /** The first `node` on PATH outside node_modules (the system's): the agent is meant to run on Node 20, not on the Node 22 npm runs this with. */
-function systemNode(): string {
+export function systemNode(): string {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (!dir || dir.includes('node_modules')) continue;
     try {
@@ -91,7 +92,7 @@ function systemNode(): string {
   return process.execPath;
 }
 
-interface RunningAgent {
+export interface RunningAgent {
   pid: number;
   enginePid: number;
   listenUrl: string;
@@ -100,7 +101,9 @@ interface RunningAgent {
   stop(): Promise<void>;
 }
 
-async function startAgent(dir: string, gatewayUrl: string, gatewayKey: string, node: string): Promise<RunningAgent> {
+/** A real switchboard-agent (from `checkout`'s local-agent/) with one mock vLLM replica, dialing the gateway at `gatewayUrl`, also serving --listen. */
+export async function startAgent(dir: string, gatewayUrl: string, gatewayKey: string, node: string, checkout = root): Promise<RunningAgent> {
+  const agentBin = join(checkout, 'local-agent/bin/switchboard-agent.js');
   mkdirSync(dir, { recursive: true });
   const enginePort = await freePort();
   const listenPort = await freePort();
@@ -217,11 +220,13 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
   const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   const started: { close(): Promise<void> }[] = [];
   try {
+    const inspectorPort = process.env.ONPREM_PROFILE ? await freePort() : undefined;
     const gateway = await startMiniflare(join(dir, 'gateway'), {
       name: 'gateway',
       main: join(root, 'src/index.ts'),
       toml: gatewayToml(),
-      migrate: true,
+      migrate: !process.env.BENCH_NO_USAGE,
+      inspectorPort,
       devVars: { GATEWAY_KEYS: gatewayKey, AGENT_TOKENS: TOKEN },
     });
     started.push(gateway);
@@ -252,7 +257,28 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
     const rotate = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]);
     for (const t of plain) await sequential(t, plan.seqWarm);
     const seq = new Map(plain.map((t) => [t.label, emptySamples()]));
-    for (let r = 0; r < plan.rounds; r++) for (const t of rotate(plain, r)) await sequential(t, Math.ceil(plan.seqCount / plan.rounds), seq.get(t.label));
+    // CPU per request of every process a path goes through (from /proc): what the p50s are made of, and steadier than they are.
+    const workerOf = new Map([['miniflare floor', floor], ['gateway → tunnel', gateway]]);
+    const cpu = new Map(plain.map((t) => [t.label, { engine: 0, agent: 0, workerd: 0 }]));
+    const processes = (label: string) => ({ engine: [agent.enginePid], agent: [agent.pid], workerd: workerOf.get(label)?.pids().workerd ?? [] });
+    for (let r = 0; r < plan.rounds; r++)
+      for (const t of rotate(plain, r)) {
+        const before = Object.entries(processes(t.label)).map(([name, pids]) => [name, pids, cpuMicros(pids)] as const);
+        await sequential(t, Math.ceil(plan.seqCount / plan.rounds), seq.get(t.label));
+        const sum = cpu.get(t.label)!;
+        for (const [name, pids, micros] of before) sum[name as keyof typeof sum] += cpuMicros(pids) - micros;
+      }
+    // ONPREM_PROFILE=n: a V8 profile of the gateway's Worker and Durable Object over n more sequential requests, summarised per request.
+    if (process.env.ONPREM_PROFILE) {
+      const inspector = await userWorkerInspector(inspectorPort!);
+      const n = Number(process.env.ONPREM_PROFILE) || 1000;
+      await sequential(plain[3], n);
+      printTop(await inspector.stop(), n, 40);
+    }
+    const perRequest = (label: string) => {
+      const n = seq.get(label)!.total.length;
+      return Object.fromEntries(Object.entries(cpu.get(label)!).map(([name, micros]) => [name, micros / n])) as { engine: number; agent: number; workerd: number };
+    };
 
     const conc = new Map(plain.map((t) => [t.label, { samples: emptySamples(), completed: 0, seconds: 0 }]));
     for (const t of plain) await concurrent(t, ONPREM.concurrency, plan.concWarmMs);
@@ -279,7 +305,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
       agentNode: nodeVersion,
       config: { ...ONPREM, requestBytes: plain[0].body.length, plan },
       labels: plain.map((t) => t.label),
-      sequential: Object.fromEntries([...seq].map(([label, s]) => [label, stats(s, 'total')])),
+      sequential: Object.fromEntries([...seq].map(([label, s]) => [label, { ...stats(s, 'total'), cpu: perRequest(label) }])),
       concurrent: Object.fromEntries([...conc].map(([label, c]) => [label, { ...stats(c.samples, 'total'), rps: c.completed / c.seconds }])),
       stream: Object.fromEntries([...str].map(([label, s]) => [label, { firstChunk: stats(s, 'firstChunk'), total: stats(s, 'total'), reads: percentile(s.reads, 50) }])),
       bursts,

@@ -285,10 +285,14 @@ function onpremReport(o: OnPremResult): string[] {
   out.push(`\nSequential (${d.n} requests each, one at a time)`);
   out.push(
     table(
-      ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct'],
-      o.labels.map((l) => [l + errorNote(o.sequential[l]), ms(o.sequential[l].p50), ms(o.sequential[l].p99), plus(o.sequential[l].p50 - d.p50), plus(o.sequential[l].p99 - d.p99)]),
+      ['target', 'p50', 'p99', 'p50 over direct', 'p99 over direct', 'CPU µs/request: engine', 'agent', 'workerd'],
+      o.labels.map((l) => {
+        const s = o.sequential[l];
+        return [l + errorNote(s), ms(s.p50), ms(s.p99), plus(s.p50 - d.p50), plus(s.p99 - d.p99), ...(s.cpu ? [s.cpu.engine, s.cpu.agent, s.cpu.workerd].map((us) => (us ? us.toFixed(0) : '-')) : ['', '', ''])];
+      }),
     ),
   );
+  out.push('  (CPU from /proc in 10 ms ticks, summed over the rounds: read it to ±10 µs; "agent" on the direct path is the agent idling.)');
   const cd = o.concurrent[direct];
   out.push(`\n${o.config.concurrency} concurrent (closed loop)`);
   out.push(

@@ -27,6 +27,8 @@ export interface WorkerSpec {
   devVars: Record<string, string>;
   /** Apply the D1 migrations first (the gateway: its usage table, so requests are metered as after `npm start`). */
   migrate?: boolean;
+  /** Miniflare only: open V8's inspector on this port (bench/cpu-profile.ts). */
+  inspectorPort?: number;
 }
 
 export interface RunningWorker {
@@ -217,7 +219,7 @@ export async function startMiniflare(dir: string, spec: WorkerSpec): Promise<Run
   const { workerOptions } = quietly(() => unstable_getMiniflareWorkerOptions(configPath));
   const before = new Set(descendants(process.pid));
   const port = await freePort();
-  const mf = new Miniflare({ ...(workerOptions as object), modules: true, modulesRoot: dir, scriptPath, host: '127.0.0.1', port });
+  const mf = new Miniflare({ ...(workerOptions as object), modules: true, modulesRoot: dir, scriptPath, host: '127.0.0.1', port, ...(spec.inspectorPort ? { inspectorPort: spec.inspectorPort } : {}) });
   let url: string;
   try {
     url = (await mf.ready).toString().replace(/\/$/, '');

@@ -103,6 +103,11 @@ export class Meter {
     this.strip = usageAdded;
   }
 
+  /** An on-prem answer that is whole (not a stream) and in memory already: its usage is read here, and its body needs no tap. */
+  answeredWhole(body: string): void {
+    this.answerUsage = lastUsageIn(body);
+  }
+
   /** Admission by the key's Durable Object; a refusal is the 429 response. */
   async admit(keyId: string, limits: KeyLimits, namespace: DurableObjectNamespace): Promise<Response | null> {
     const stub = namespace.get(namespace.idFromName(keyId));

@@ -60,8 +60,22 @@ export const DEFAULT_PRICES: [pattern: string, price: Price][] = [
 export type PriceTable = [pattern: string, price: Price][];
 
 /** The price of a provider model: overrides first (by `provider/model` or model), then the defaults; null = unknown. */
-export function priceFor(provider: string, model: string, overrides: PriceTable = []): Price | null {
+export function priceFor(provider: string, model: string, overrides: PriceTable = NO_OVERRIDES): Price | null {
   const qualified = `${provider}/${model}`;
+  // Every request asks for one of a few models: each is matched against the patterns once per table.
+  let known = lookedUp.get(overrides);
+  if (!known) lookedUp.set(overrides, (known = new Map()));
+  const cached = known.get(qualified);
+  if (cached !== undefined) return cached;
+  const price = matchPrice(qualified, model, overrides);
+  if (known.size < 1000) known.set(qualified, price);
+  return price;
+}
+
+const NO_OVERRIDES: PriceTable = [];
+const lookedUp = new WeakMap<PriceTable, Map<string, Price | null>>();
+
+function matchPrice(qualified: string, model: string, overrides: PriceTable): Price | null {
   for (const [pattern, price] of overrides) if (modelMatches(pattern, qualified) || modelMatches(pattern, model)) return price;
   for (const [pattern, price] of DEFAULT_PRICES) if (modelMatches(pattern, model)) return price;
   return null;

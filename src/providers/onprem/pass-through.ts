@@ -35,6 +35,8 @@ export interface OnPremRequestContext {
 export interface OnPremMeter {
   /** The deployment that answered; `usageAdded`: the agent asked the engine for the stream's usage chunk the client did not ask for. */
   servedOnPrem(target: Target, label: string, usageAdded: boolean): void;
+  /** A successful answer that is not a stream, read whole: its usage is read from it rather than from the body on its way out. */
+  answeredWhole(body: string): void;
 }
 
 /**
@@ -249,6 +251,7 @@ export async function onPremPassThrough(body: PeekedBody, call: OnPremPassThroug
   } catch (error) {
     throw upstreamNetworkError(provider, error);
   }
+  call.meter?.answeredWhole(text);
   return new Response(text, { headers });
 }
 
@@ -300,6 +303,8 @@ async function onPremCall(payload: Uint8Array, body: PeekedBody, call: OnPremPas
     return new Response(pipeSseStream(stream, provider, call.streamIdleTimeoutMs), { headers });
   }
   headers.set('content-type', 'application/json');
+  // A large answer arrives as a stream: the meter taps that one on its way out.
+  if (call.meter && answer.body instanceof Uint8Array) call.meter.answeredWhole(utf8.decode(answer.body));
   return new Response(answer.body, { headers });
 }
 
