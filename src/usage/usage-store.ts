@@ -56,21 +56,32 @@ export async function insertUsage(db: D1Database, rows: UsageRow[]): Promise<voi
 
 /** Rows of this isolate waiting for their write; one D1 batch takes all that arrive within FLUSH_MS. */
 const pending: UsageRow[] = [];
-let flush: Promise<void> | undefined;
+/** Counts the batches taken: a row knows its batch by the count when it was added. */
+let batch = 0;
+/** When the pending rows' batch is due (set by its first row). */
+let dueAt = 0;
 const FLUSH_MS = 50;
 
 /**
  * Records a row after the response, batched with the rows of other requests of this
- * isolate (one D1 round trip for a burst, not one per request). `waitUntil` keeps the
- * request alive until its row is written.
+ * isolate (one D1 round trip for a burst, not one per request). Each request waits on a
+ * timer of its own, due with its batch, never on another request's promise: the runtime
+ * cancels a waitUntil that waits only on another request's work ("the Workers runtime
+ * canceled this request because it detected that your Worker's code had hung"), and logs
+ * an error each time. The first timer of a batch to fire writes it; the others find it gone.
  */
 export function recordUsage(db: D1Database, row: UsageRow, waitUntil: (promise: Promise<unknown>) => void): void {
+  const now = Date.now();
+  if (pending.length === 0) dueAt = now + FLUSH_MS;
   pending.push(row);
-  flush ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_MS)).then(() => {
-    flush = undefined;
-    return insertUsage(db, pending.splice(0));
-  });
-  waitUntil(flush);
+  const mine = batch;
+  waitUntil(
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - now))).then(() => {
+      if (batch !== mine) return;
+      batch++;
+      return insertUsage(db, pending.splice(0));
+    }),
+  );
 }
 
 export type GroupBy = 'key' | 'model' | 'day';
