@@ -21,7 +21,7 @@ export interface WorkerSpec {
   name: string;
   /** Entry module, absolute path. */
   main: string;
-  /** The wrangler.toml text, with `main` pointing at the entry. */
+  /** The wrangler.toml text (its `main` is replaced by the entry above). */
   toml: string;
   /** Secrets, written to the config directory's .dev.vars. */
   devVars: Record<string, string>;
@@ -55,7 +55,8 @@ export async function freePort(): Promise<number> {
 export function writeConfig(dir: string, spec: WorkerSpec): string {
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'wrangler.toml');
-  writeFileSync(configPath, spec.toml);
+  // The entry is the spec's (another checkout's src/ in an A/B), whatever the toml names: wrangler runs `main`.
+  writeFileSync(configPath, spec.toml.replace(/^main\s*=\s*"[^"]*"/m, `main = ${JSON.stringify(spec.main)}`));
   writeFileSync(join(dir, '.dev.vars'), Object.entries(spec.devVars).map(([k, v]) => `${k}=${v}\n`).join(''));
   return configPath;
 }
