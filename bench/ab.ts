@@ -6,11 +6,11 @@ import { closeAgent, percentile, sequential, type Target } from './load.ts';
 import { startMockUpstream } from './mock-client.ts';
 import { BENCH_MODELS } from './models.ts';
 import { benchmarkRequest, screenshots } from './request.ts';
-import { cpuMicros, floorToml, gatewayToml, root, startMiniflare, type RunningWorker } from './runtimes.ts';
+import { cpuMicros, floorToml, gatewayToml, root, startMiniflare, startWranglerDev, type RunningWorker } from './runtimes.ts';
 
-// `node bench/ab.ts [--base=<dir> | --src=<dir>,<dir>,…] [--case=anthropic] [--stream=true] [--n=400] [--rounds=6] [--gap=ms] [--usage[=label,…]]`
+// `node bench/ab.ts [--base=<dir> | --src=<dir>,<dir>,…] [--case=anthropic] [--stream=true] [--n=400] [--rounds=6] [--gap=ms] [--usage[=label,…]] [--runtime=wrangler]`
 //
-// Versions of the gateway side by side under Miniflare: this checkout's src/ and the one
+// Versions of the gateway side by side under Miniflare (or wrangler dev, --runtime=wrangler): this checkout's src/ and the one
 // in --base (e.g. `git worktree add /tmp/base HEAD` with node_modules linked), or the
 // checkouts --src lists, plus the floor (and for streams the JS-relay floor), in alternating
 // rounds of n sequential requests. Prints each one's workerd CPU per request and p50 (first
@@ -28,6 +28,7 @@ const rounds = Number(args.get('rounds') ?? 6);
 const sources = args.has('src') ? args.get('src')!.split(',').map((d) => resolve(d)) : [resolve(root), ...(args.has('base') ? [resolve(args.get('base')!)] : [])];
 const labelOf = (dir: string) => (dir === resolve(root) ? 'this' : args.has('base') && dir === resolve(args.get('base')!) ? 'base' : basename(dir));
 const gapMs = Number(args.get('gap') ?? 0);
+const start = args.get('runtime') === 'wrangler' ? startWranglerDev : startMiniflare;
 // --usage (every version) or --usage=<label>,…: those get the usage table, so each request is metered and recorded as after `npm start`.
 const usageFor = (label: string) => args.has('usage') && (!args.get('usage') || args.get('usage')!.split(',').includes(label));
 
@@ -46,7 +47,7 @@ try {
   };
   const gateways = sources.map((dir) => ({ label: labelOf(dir), main: join(dir, 'src/index.ts') }));
   for (const g of gateways) {
-    const worker = await startMiniflare(join(work, g.label), { name: 'gateway', main: g.main, toml: gatewayToml(), devVars: secrets, migrate: usageFor(g.label) });
+    const worker = await start(join(work, g.label), { name: 'gateway', main: g.main, toml: gatewayToml(), devVars: secrets, migrate: usageFor(g.label) });
     running.push({ label: usageFor(g.label) ? `${g.label}+usage` : g.label, worker });
   }
   const body = Buffer.from(JSON.stringify(benchmarkRequest(BENCH_MODELS[which], stream, screenshots())));
@@ -55,7 +56,7 @@ try {
   for (const t of targets) await sequential(t, 1);
   const sent = await mock.last(which);
   if (!sent) throw new Error('no gateway reached the mock');
-  running.push({ label: 'floor', worker: await startMiniflare(join(work, 'floor'), { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: mock.url } }) });
+  running.push({ label: 'floor', worker: await start(join(work, 'floor'), { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: mock.url } }) });
   targets.push({ label: 'floor', url: running.at(-1)!.worker.url, path: sent.path, body: Buffer.from(sent.body), headers: {} });
   // Streams: also the floor that hands each read through JavaScript (the runtime's own cost per event).
   if (stream) {
