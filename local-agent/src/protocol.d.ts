@@ -14,6 +14,8 @@ export declare class ProtocolError extends Error {}
 export interface Frame { type: number; name: string; streamId: number; payload: Uint8Array; json?: any; /** REQUEST / RESPONSE: the body after the head. */ body?: Uint8Array }
 export interface Hello { version: number; model: string; engine: string; capacity: number; agent: string; features: string[] }
 export declare const FEATURES: readonly string[];
+export declare const HEARTBEAT_PING: string;
+export declare const HEARTBEAT_PONG: string;
 export declare function encodeWholeFrame(type: number, streamId: number, head: unknown, body: Uint8Array): Uint8Array | null;
 export declare function offeredFeatures(value: unknown): string[];
 export declare function encodeFrame(type: number, streamId: number, payload?: Uint8Array): Uint8Array;

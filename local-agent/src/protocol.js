@@ -50,9 +50,14 @@ export const FrameType = Object.freeze({
  * (REQUEST / RESPONSE) rather than head, body and end as three: each message is a write
  * and a read on both sides. "flow": PAUSE / RESUME per stream, so a slow client makes the
  * agent stop reading from the engine (and a slow engine makes the gateway stop sending a
- * body) instead of either side buffering without bound.
+ * body) instead of either side buffering without bound. "heartbeat": the agent's heartbeat
+ * is the text message HEARTBEAT_PING, which the gateway's runtime answers (HEARTBEAT_PONG) on
+ * its own, so an idle model's Durable Object can hibernate between requests; without it,
+ * binary PING / PONG frames, which wake it.
  */
-export const FEATURES = Object.freeze(['whole', 'flow']);
+export const FEATURES = Object.freeze(['whole', 'flow', 'heartbeat']);
+export const HEARTBEAT_PING = 'ping';
+export const HEARTBEAT_PONG = 'pong';
 
 const NAMES = new Map(Object.entries(FrameType).map(([k, v]) => [v, k]));
 const WHOLE_TYPES = new Set([FrameType.REQUEST, FrameType.RESPONSE]);

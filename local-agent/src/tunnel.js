@@ -11,7 +11,7 @@ import { PassThrough, Transform } from 'node:stream';
 import { IncludeUsageScanner, INCLUDE_USAGE, USAGE_ADDED_HEADER, includeUsageAt } from './include-usage.js';
 import WebSocket from 'ws';
 import { mergeConsecutiveRoles } from './merge-roles.js';
-import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, MAX_CHUNK, PROTOCOL_VERSION, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, offeredFeatures, reconnectDelay, writeFrameHeader } from './protocol.js';
+import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, HEARTBEAT_PING, HEARTBEAT_PONG, MAX_CHUNK, PROTOCOL_VERSION, ProtocolError, chunksOf, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, offeredFeatures, reconnectDelay, writeFrameHeader } from './protocol.js';
 
 const MAX_BUFFERED = 8 * 1024 * 1024; // pause reading engine output while this much waits to be sent
 const BODY_HIGH_WATER = 512 * 1024; // request body buffered for a slow engine before credits (RESUME) stop
@@ -101,7 +101,10 @@ export class TunnelClient {
     this.lastSeen = Date.now();
     let frame;
     try {
-      if (!isBinary) throw new ProtocolError('text message: frames are binary');
+      if (!isBinary) {
+        if (this.gatewayFeatures.includes('heartbeat') && String(data) === HEARTBEAT_PONG) return;
+        throw new ProtocolError('text message: frames are binary');
+      }
       frame = decodeFrame(data);
     } catch (error) {
       // A frame that breaks the protocol ends this connection (cleanly), not the agent.
@@ -348,7 +351,8 @@ export class TunnelClient {
         ws.terminate();
         return;
       }
-      this.send(encodeFrame(FrameType.PING, 0));
+      // Answered by the gateway's runtime where it offers "heartbeat" (the model's object sleeps on).
+      this.send(this.gatewayFeatures.includes('heartbeat') ? HEARTBEAT_PING : encodeFrame(FrameType.PING, 0));
     }, this.options.heartbeatMs);
   }
 

@@ -1,4 +1,4 @@
-import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, writeFrameHeader, type Frame, type Hello } from './protocol';
+import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, HEARTBEAT_PING, HEARTBEAT_PONG, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, writeFrameHeader, type Frame, type Hello } from './protocol';
 import { DurableObject as DurableObjectBase } from 'cloudflare:workers';
 import { AGENT_TOKEN_HEADER, INCLUDE_USAGE_HEADER, MODEL_HEADER, REGISTRY, TUNNEL_ERROR_HEADER, type TunnelAnswer, type TunnelEnv } from './tunnel-names';
 
@@ -69,6 +69,14 @@ interface AgentConnection {
   tokenId: string | null;
 }
 
+/** What a socket keeps of its agent while the object hibernates (WebSocket attachment; the rest is rebuilt). */
+interface AgentAttachment {
+  hello: Hello | null;
+  tokenId: string | null;
+  /** Last heartbeat seen as a frame (agents without the "heartbeat" feature). */
+  lastSeen: number;
+}
+
 function openAIError(status: number, message: string, code: string, type = status >= 500 ? 'upstream_error' : 'invalid_request_error'): TunnelAnswer {
   // Marked, so the provider reports the gateway's own verdict (offline, unknown) as is, apart from engine errors.
   return { status, headers: { 'content-type': 'application/json', [TUNNEL_ERROR_HEADER]: '1' }, body: utf8.encode(JSON.stringify({ error: { message, type, param: null, code } })) };
@@ -87,9 +95,22 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   /** Body bytes held for retries (PendingStream.sent), over all streams. */
   private heldBytes = 0;
   private model: string | null = null;
-  private sweeper: ReturnType<typeof setInterval> | null = null;
+  /** When the heartbeat sweep's alarm is due, as far as this instance set it (lost with hibernation: then set anew). */
+  private sweepAt = 0;
   /** call()'s cancel tokens → stream ids. */
   private calls = new Map<string, number>();
+  private connections = new Map<WebSocket, AgentConnection>();
+
+  /**
+   * Agents' sockets are hibernatable: between requests an idle object may leave memory while
+   * they stay connected (its heartbeats answered by the runtime, HEARTBEAT_PING → PONG), and
+   * wakes with each socket's agent rebuilt from its attachment.
+   */
+  constructor(ctx: DurableObjectState, env: TunnelEnv) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
+    for (const ws of ctx.getWebSockets()) this.connectionOf(ws);
+  }
 
   /**
    * RPC from the gateway's Worker: a request body held whole, sent to an agent; resolves
@@ -141,22 +162,57 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return toResponse(openAIError(426, 'Expected a WebSocket upgrade.', 'upgrade_required'));
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    server.accept();
+    this.ctx.acceptWebSocket(server);
     const agent: AgentConnection = { ws: server, hello: null, inFlight: 0, lastSeen: Date.now(), tokenId: request.headers.get(AGENT_TOKEN_HEADER) };
     this.agents.add(agent);
-    this.startSweeper();
-    server.addEventListener('message', (event) => this.onMessage(agent, event.data));
-    server.addEventListener('close', (event) => {
-      // Complete the closing handshake, or the agent waits for it.
-      try {
-        server.close(event.code === 1005 ? 1000 : event.code, 'closed');
-      } catch {
-        // already closed
-      }
-      this.drop(agent, 'the agent disconnected');
-    });
-    server.addEventListener('error', () => this.drop(agent, 'the agent connection failed'));
+    this.connections.set(server, agent);
+    this.remember(agent);
+    this.armSweep(agent.lastSeen + this.idleMs());
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const agent = this.connectionOf(ws);
+    if (agent) this.onMessage(agent, message);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number): void {
+    // Complete the closing handshake, or the agent waits for it.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    } catch {
+      // already closed
+    }
+    const agent = this.connections.get(ws);
+    if (agent) this.drop(agent, 'the agent disconnected');
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    const agent = this.connections.get(ws);
+    if (agent) this.drop(agent, 'the agent connection failed');
+  }
+
+  /** The agent of a socket, rebuilt from its attachment after hibernation (in flight: none, as the object was idle). */
+  private connectionOf(ws: WebSocket): AgentConnection | null {
+    const known = this.connections.get(ws);
+    if (known) return known;
+    const saved = ws.deserializeAttachment() as AgentAttachment | null;
+    if (!saved) return null;
+    const agent: AgentConnection = { ws, hello: saved.hello, inFlight: 0, lastSeen: saved.lastSeen, tokenId: saved.tokenId };
+    this.agents.add(agent);
+    this.connections.set(ws, agent);
+    if (saved.hello) this.model ??= saved.hello.model;
+    return agent;
+  }
+
+  /** Keeps what the agent's socket must survive hibernation with. */
+  private remember(agent: AgentConnection): void {
+    const attachment: AgentAttachment = { hello: agent.hello, tokenId: agent.tokenId, lastSeen: agent.lastSeen };
+    try {
+      agent.ws.serializeAttachment(attachment);
+    } catch {
+      // closed meanwhile
+    }
   }
 
   /** A revoked agent token: its agents' sockets close now (1008, policy); their requests in flight end with a clean error. */
@@ -186,6 +242,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
           const hello = parseHello(frame.json);
           if (this.model && hello.model !== this.model) throw new ProtocolError(`hello.model "${hello.model}" does not match this connection's model "${this.model}"`);
           agent.hello = hello;
+          this.remember(agent);
         } catch (error) {
           this.send(agent, encodeJsonFrame(FrameType.ERROR, 0, { status: 400, message: (error as Error).message, code: 'protocol_error' }));
           this.close(agent, 1002, 'bad hello');
@@ -196,6 +253,8 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
         return;
       }
       case FrameType.PING:
+        // An agent without the "heartbeat" feature: its last heartbeat must outlive hibernation for the sweep.
+        this.remember(agent);
         this.send(agent, encodeFrame(FrameType.PONG, 0, frame.payload));
         return;
       case FrameType.PONG:
@@ -209,6 +268,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
           return;
         }
         agent.hello!.capacity = capacity;
+        this.remember(agent);
         this.report().catch(() => {});
         return;
       }
@@ -356,16 +416,13 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
 
   private drop(agent: AgentConnection, why: string): void {
     if (!this.agents.delete(agent)) return;
+    this.connections.delete(agent.ws);
     // Requests in flight on this socket end with a clean error, not a hang.
     for (const [id, stream] of this.streams) {
       if (stream.agent !== agent) continue;
       this.finish(id);
       if (!stream.headSent) stream.resolveHead(openAIError(502, `The on-prem model "${this.model}" could not answer: ${why} before responding.`, 'agent_disconnected'));
       else stream.controller?.error(new Error(`${why} mid-response`));
-    }
-    if (this.agents.size === 0 && this.sweeper) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
     }
     this.report().catch(() => {});
   }
@@ -387,14 +444,43 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     }
   }
 
-  /** Heartbeats: the agent pings; a socket silent for too long is dead and closed. */
-  private startSweeper(): void {
-    if (this.sweeper) return;
-    const idle = Number(this.env.AGENT_IDLE_TIMEOUT_MS) || 45_000;
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const agent of this.agents) if (now - agent.lastSeen > idle) this.close(agent, 1001, 'no heartbeat');
-    }, Math.max(10, Math.min(5000, idle / 3)));
+  /**
+   * Heartbeats: the agent pings; a socket silent for longer than the idle limit is dead and
+   * closed. The sweep is an alarm due at the earliest such deadline (an interval would keep
+   * the object from hibernating). An agent with the "heartbeat" feature is answered by the
+   * runtime, which records when.
+   */
+  private idleMs(): number {
+    return Number(this.env.AGENT_IDLE_TIMEOUT_MS) || 45_000;
+  }
+
+  private lastHeard(agent: AgentConnection): number {
+    let answered: Date | null = null;
+    try {
+      answered = this.ctx.getWebSocketAutoResponseTimestamp(agent.ws);
+    } catch {
+      // closed
+    }
+    return Math.max(agent.lastSeen, answered?.getTime() ?? 0);
+  }
+
+  private armSweep(at: number): void {
+    if (this.sweepAt && this.sweepAt <= at && this.sweepAt > Date.now()) return;
+    this.sweepAt = at;
+    this.ctx.storage.setAlarm(at).catch(() => {});
+  }
+
+  override async alarm(): Promise<void> {
+    this.sweepAt = 0;
+    const now = Date.now();
+    const idle = this.idleMs();
+    let next = Infinity;
+    for (const agent of [...this.agents]) {
+      const deadline = this.lastHeard(agent) + idle;
+      if (deadline <= now) this.close(agent, 1001, 'no heartbeat');
+      else next = Math.min(next, deadline);
+    }
+    if (next < Infinity) this.armSweep(next);
   }
 
   private online(): AgentConnection[] {

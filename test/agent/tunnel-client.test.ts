@@ -3,7 +3,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { validateConfig } from '../../local-agent/src/config.js';
 import { planReplicas } from '../../local-agent/src/plan.js';
 import { Pool } from '../../local-agent/src/pool.js';
-import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame } from '../../local-agent/src/protocol.js';
+import { FrameType, HEARTBEAT_PING, HEARTBEAT_PONG, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame } from '../../local-agent/src/protocol.js';
 import { Supervisor } from '../../local-agent/src/supervisor.js';
 import { TunnelClient } from '../../local-agent/src/tunnel.js';
 import { fastTimings, freePorts, lmdeployBin, mockStats, tempDir, vllmBin, waitFor } from './helpers';
@@ -23,11 +23,17 @@ async function fakeGateway(token = 'agent-token', features: string[] = []) {
     verifyClient: (info: any, cb: any) => (info.req.headers.authorization === `Bearer ${token}` ? cb(true) : cb(false, 401, 'invalid agent token')),
   });
   await new Promise((r) => wss.once('listening', r));
-  const sockets: { ws: WebSocket; frames: any[]; url: string; silent: boolean }[] = [];
+  const sockets: { ws: WebSocket; frames: any[]; texts: string[]; url: string; silent: boolean }[] = [];
   wss.on('connection', (ws, req) => {
-    const conn = { ws, frames: [] as any[], url: req.url!, silent: false };
+    const conn = { ws, frames: [] as any[], texts: [] as string[], url: req.url!, silent: false };
     sockets.push(conn);
-    ws.on('message', (data: Buffer) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      // Text: a heartbeat, answered as the gateway's runtime answers it (setWebSocketAutoResponse).
+      if (!isBinary) {
+        conn.texts.push(String(data));
+        if (!conn.silent && String(data) === HEARTBEAT_PING) ws.send(HEARTBEAT_PONG);
+        return;
+      }
       const frame = decodeFrame(data);
       conn.frames.push(frame);
       if (conn.silent) return;
@@ -80,7 +86,7 @@ describe('TunnelClient', () => {
     tunnel(pool, gw.url);
     const conn = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
     expect(conn.url).toBe('/v1/agent/connect?model=qwen');
-    expect(conn.frames[0].json).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 2, agent: 'box-1', features: ['whole', 'flow'] });
+    expect(conn.frames[0].json).toEqual({ version: 1, model: 'qwen', engine: 'vllm', capacity: 2, agent: 'box-1', features: ['whole', 'flow', 'heartbeat'] });
 
     sendRequest(conn.ws, 1, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true }, top_k: 5 });
     sendRequest(conn.ws, 2, { model: 'qwen', messages: [{ role: 'user', content: 'hi' }] });
@@ -224,6 +230,21 @@ describe('TunnelClient', () => {
     await waitFor(() => client.connections === 3, 'three connections');
     await new Promise((r) => setTimeout(r, 300)); // heartbeats answered: the third connection stays
     expect(gw.sockets).toHaveLength(3);
+  });
+
+  it('with a gateway that offers "heartbeat", heartbeats are text pings; its pongs keep the connection', async () => {
+    const gw = await fakeGateway('agent-token', ['whole', 'flow', 'heartbeat']);
+    const { pool } = await agentPool(1);
+    const { lines } = tunnel(pool, gw.url);
+    const first = await waitFor(() => gw.sockets[0]?.frames.length && gw.sockets[0], 'hello');
+    await waitFor(() => first.texts.length >= 4, 'four text heartbeats');
+    expect(new Set(first.texts)).toEqual(new Set([HEARTBEAT_PING]));
+    expect(first.frames.some((f) => f.type === FrameType.PING)).toBe(false);
+    expect(gw.sockets).toHaveLength(1);
+    // Unanswered, they end the connection as frame heartbeats do.
+    first.silent = true;
+    await waitFor(() => gw.sockets[1]?.frames.length, 'reconnect');
+    expect(lines.some((l) => l.includes('no heartbeat from the gateway'))).toBe(true);
   });
 
   it('a gateway that stops answering heartbeats is left and redialled', async () => {
