@@ -464,10 +464,14 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     return Math.max(agent.lastSeen, answered?.getTime() ?? 0);
   }
 
+  /** Makes the sweep due by `at`: an alarm already due sooner stays (after hibernation, asked of storage). */
   private armSweep(at: number): void {
-    if (this.sweepAt && this.sweepAt <= at && this.sweepAt > Date.now()) return;
-    this.sweepAt = at;
-    this.ctx.storage.setAlarm(at).catch(() => {});
+    void (async () => {
+      this.sweepAt ||= (await this.ctx.storage.getAlarm()) ?? 0;
+      if (this.sweepAt > Date.now() && this.sweepAt <= at) return;
+      this.sweepAt = at;
+      await this.ctx.storage.setAlarm(at);
+    })().catch(() => {});
   }
 
   override async alarm(): Promise<void> {
