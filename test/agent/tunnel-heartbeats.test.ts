@@ -34,9 +34,21 @@ async function dialAgent(gateway: Gateway, model: string, { features = FEATURES,
     if (frame.type !== FrameType.REQUEST) return;
     requests.push(frame.streamId);
     if (hold) return;
+    // A request with "pause_ms" (the body passes through unparsed) is answered as a stream that pauses.
+    const pauseMs = JSON.parse(Buffer.from(frame.body!).toString()).pause_ms;
+    if (pauseMs) return void streamSlowly(frame.streamId, pauseMs);
     const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `stream ${frame.streamId}` }, finish_reason: 'stop' }] };
     ws.send(encodeWholeFrame(FrameType.RESPONSE, frame.streamId, { status: 200, headers: { 'content-type': 'application/json' } }, Buffer.from(JSON.stringify(completion)))!);
   });
+  /** A streamed answer whose head comes at once and whose events come `pauseMs` later (an engine thinking). */
+  const streamSlowly = (id: number, pauseMs: number) => {
+    ws.send(encodeJsonFrame(FrameType.RESPONSE_HEAD, id, { status: 200, headers: { 'content-type': 'text/event-stream' } }));
+    ws.send(encodeFrame(FrameType.RESPONSE_BODY, id, Buffer.from('data: {"first":true}\n\n')));
+    setTimeout(() => {
+      ws.send(encodeFrame(FrameType.RESPONSE_BODY, id, Buffer.from('data: {"after_the_pause":true}\n\ndata: [DONE]\n\n')));
+      ws.send(encodeFrame(FrameType.RESPONSE_END, id));
+    }, pauseMs);
+  };
   await new Promise((r) => ws.once('open', r));
   ws.send(encodeJsonFrame(FrameType.HELLO, 0, { version: 1, model, engine: 'vllm', capacity: 2, agent: `box-${model}`, features }));
   await welcome;
@@ -125,6 +137,23 @@ describe('OnPremModel hibernation', () => {
     } finally {
       clearInterval(pings);
       alive.ws.terminate();
+    }
+  }, 40_000);
+
+  it('a stream that pauses longer than an idle object lasts (an engine thinking) arrives whole', async () => {
+    const thinking = await dialAgent(gateway, 'hib-thinking');
+    const pings = setInterval(() => thinking.ws.send(HEARTBEAT_PING), 2_000);
+    try {
+      const res = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_GATEWAY_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hib-thinking', stream: true, pause_ms: 12_000, messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('data: {"first":true}\n\ndata: {"after_the_pause":true}\n\ndata: [DONE]\n\n');
+    } finally {
+      clearInterval(pings);
+      thinking.ws.terminate();
     }
   }, 40_000);
 });
