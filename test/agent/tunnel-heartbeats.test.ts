@@ -108,7 +108,8 @@ describe('OnPremModel heartbeat sweep', () => {
   });
 });
 
-describe('OnPremModel hibernation', () => {
+// Its two tests wait ≈ 12–15 s each on different models' objects: run side by side.
+describe.concurrent('OnPremModel hibernation', () => {
   // Longer than workerd's ≈ 10 s before it evicts an idle object.
   const IDLE_MS = 13_000;
   let gateway: Gateway;
@@ -117,7 +118,7 @@ describe('OnPremModel hibernation', () => {
   }, 60_000);
   afterAll(() => gateway?.close());
 
-  it('an agent heartbeating as text stays through hibernation and serves; a silent one is closed at its deadline', async () => {
+  it('an agent heartbeating as text stays through hibernation and serves; a silent one is closed at its deadline', async ({ expect }) => {
     const alive = await dialAgent(gateway, 'hib-alive');
     const silent = await dialAgent(gateway, 'hib-silent', { features: FEATURES.filter((f) => f !== 'heartbeat') });
     expect(await answer(gateway, 'hib-alive')).toBe('stream 1');
@@ -140,7 +141,7 @@ describe('OnPremModel hibernation', () => {
     }
   }, 40_000);
 
-  it('a stream that pauses longer than an idle object lasts (an engine thinking) arrives whole', async () => {
+  it('a stream that pauses longer than an idle object lasts (an engine thinking) arrives whole', async ({ expect }) => {
     const thinking = await dialAgent(gateway, 'hib-thinking');
     const pings = setInterval(() => thinking.ws.send(HEARTBEAT_PING), 2_000);
     try {
