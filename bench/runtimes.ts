@@ -21,7 +21,7 @@ export interface WorkerSpec {
   name: string;
   /** Entry module, absolute path. */
   main: string;
-  /** The wrangler.toml text (its `main` is replaced by the entry above). */
+  /** The wrangler.toml text; its `main`, if any, gives way to the entry above. */
   toml: string;
   /** Secrets, written to the config directory's .dev.vars. */
   devVars: Record<string, string>;
@@ -56,16 +56,15 @@ export function writeConfig(dir: string, spec: WorkerSpec): string {
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'wrangler.toml');
   // The entry is the spec's (another checkout's src/ in an A/B), whatever the toml names: wrangler runs `main`.
-  writeFileSync(configPath, spec.toml.replace(/^main\s*=\s*"[^"]*"/m, `main = ${JSON.stringify(spec.main)}`));
+  writeFileSync(configPath, `main = ${JSON.stringify(spec.main)}\n${spec.toml.replace(/^main\s*=.*\n?/m, '')}`);
   writeFileSync(join(dir, '.dev.vars'), Object.entries(spec.devVars).map(([k, v]) => `${k}=${v}\n`).join(''));
   return configPath;
 }
 
-/** The repository's wrangler.toml (vars, model routes, compatibility settings) with `main` made absolute. */
+/** The repository's wrangler.toml (vars, model routes, compatibility settings), its migrations directory made absolute. */
 export function gatewayToml(): string {
   const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
   return toml
-    .replace(/^main\s*=\s*"([^"]+)"/m, (_, main: string) => `main = ${JSON.stringify(join(root, main))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/gm, (_, dir: string) => `migrations_dir = ${JSON.stringify(join(root, dir))}`);
 }
 
@@ -96,7 +95,6 @@ export function floorToml(): string {
   const { compatibilityDate, compatibilityFlags } = compatibility();
   return [
     'name = "switchboard-bench-floor"',
-    `main = ${JSON.stringify(join(root, 'bench/floor-worker.ts'))}`,
     `compatibility_date = "${compatibilityDate}"`,
     `compatibility_flags = ${JSON.stringify(compatibilityFlags)}`,
     '',

@@ -11,7 +11,6 @@ import { lastUsageIn, splitEvents, stripUsageEvent } from './usage-in-text';
 // `[]` goes on untouched; any other is decoded, an incomplete SSE event held back until its
 // end arrives (a client cannot use half an event), and the usage chunk removed.
 
-
 const TAIL_BYTES = 4096;
 const decoderOptions = { stream: true } as const;
 
