@@ -89,7 +89,8 @@ function toResponse(answer: TunnelAnswer): Response {
 const utf8 = new TextEncoder();
 
 export class OnPremModel extends DurableObjectBase<TunnelEnv> {
-  private agents = new Set<AgentConnection>();
+  /** Connected agents, by their socket. */
+  private agents = new Map<WebSocket, AgentConnection>();
   private streams = new Map<number, PendingStream>();
   private nextStreamId = 1;
   /** Body bytes held for retries (PendingStream.sent), over all streams. */
@@ -99,7 +100,6 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   private sweepAt = 0;
   /** call()'s cancel tokens → stream ids. */
   private calls = new Map<string, number>();
-  private connections = new Map<WebSocket, AgentConnection>();
 
   /**
    * Agents' sockets are hibernatable: between requests an idle object may leave memory while
@@ -164,8 +164,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
     const agent: AgentConnection = { ws: server, hello: null, inFlight: 0, lastSeen: Date.now(), tokenId: request.headers.get(AGENT_TOKEN_HEADER) };
-    this.agents.add(agent);
-    this.connections.set(server, agent);
+    this.agents.set(server, agent);
     this.remember(agent);
     this.armSweep(agent.lastSeen + this.idleMs());
     return new Response(null, { status: 101, webSocket: client });
@@ -183,24 +182,23 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     } catch {
       // already closed
     }
-    const agent = this.connections.get(ws);
+    const agent = this.agents.get(ws);
     if (agent) this.drop(agent, 'the agent disconnected');
   }
 
   override webSocketError(ws: WebSocket): void {
-    const agent = this.connections.get(ws);
+    const agent = this.agents.get(ws);
     if (agent) this.drop(agent, 'the agent connection failed');
   }
 
   /** The agent of a socket, rebuilt from its attachment after hibernation (in flight: none, as the object was idle). */
   private connectionOf(ws: WebSocket): AgentConnection | null {
-    const known = this.connections.get(ws);
+    const known = this.agents.get(ws);
     if (known) return known;
     const saved = ws.deserializeAttachment() as AgentAttachment | null;
     if (!saved) return null;
     const agent: AgentConnection = { ws, hello: saved.hello, inFlight: 0, lastSeen: saved.lastSeen, tokenId: saved.tokenId };
-    this.agents.add(agent);
-    this.connections.set(ws, agent);
+    this.agents.set(ws, agent);
     if (saved.hello) this.model ??= saved.hello.model;
     return agent;
   }
@@ -218,7 +216,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   /** A revoked agent token: its agents' sockets close now (1008, policy); their requests in flight end with a clean error. */
   private closeAgentsOfToken(tokenId: string | null): number {
     if (!tokenId) return 0;
-    const revoked = [...this.agents].filter((a) => a.tokenId === tokenId);
+    const revoked = [...this.agents.values()].filter((a) => a.tokenId === tokenId);
     for (const agent of revoked) this.close(agent, 1008, 'agent token revoked');
     return revoked.length;
   }
@@ -415,8 +413,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   }
 
   private drop(agent: AgentConnection, why: string): void {
-    if (!this.agents.delete(agent)) return;
-    this.connections.delete(agent.ws);
+    if (!this.agents.delete(agent.ws)) return;
     // Requests in flight on this socket end with a clean error, not a hang.
     for (const [id, stream] of this.streams) {
       if (stream.agent !== agent) continue;
@@ -479,7 +476,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     const now = Date.now();
     const idle = this.idleMs();
     let next = Infinity;
-    for (const agent of [...this.agents]) {
+    for (const agent of [...this.agents.values()]) {
       const deadline = this.lastHeard(agent) + idle;
       if (deadline <= now) this.close(agent, 1001, 'no heartbeat');
       else next = Math.min(next, deadline);
@@ -488,7 +485,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   }
 
   private online(): AgentConnection[] {
-    return [...this.agents].filter((a) => a.hello);
+    return [...this.agents.values()].filter((a) => a.hello);
   }
 
   private async report(): Promise<void> {
@@ -511,7 +508,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   private pick(exclude?: Set<AgentConnection>): AgentConnection | null {
     let best: AgentConnection | null = null;
     let bestLoad = Infinity;
-    for (const a of this.agents) {
+    for (const a of this.agents.values()) {
       if (!a.hello || exclude?.has(a)) continue;
       const load = a.hello.capacity > 0 ? a.inFlight / a.hello.capacity : Number.MAX_SAFE_INTEGER + a.inFlight;
       if (!best || load < bestLoad) {
