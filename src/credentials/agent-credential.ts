@@ -1,6 +1,6 @@
 import type { Env } from '../env';
 import { getAgentToken, storedTokenVerdict } from '../tunnel/agent-tokens';
-import { AGENT_TOKEN_HEADER } from '../tunnel/tunnel-names';
+import { AGENT_TOKEN_HEADER, agentIdleTimeoutMs } from '../tunnel/tunnel-names';
 
 // One Durable Object per agent-brokered Azure credential (`auth = "agent:NAME"`). A
 // switchboard-agent on a box where someone ran `az login` holds a WebSocket to it
@@ -308,7 +308,7 @@ export class AgentCredential implements DurableObject {
   /** The agent pings; a socket silent for too long is dead and closed. */
   private startSweeper(): void {
     if (this.sweeper) return;
-    const idle = Number(this.env.AGENT_IDLE_TIMEOUT_MS) || 45_000;
+    const idle = agentIdleTimeoutMs(this.env);
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const agent of [...this.agents]) {

@@ -1,6 +1,6 @@
 import { BODY_WINDOW, FEATURES, FrameType, HEADER_BYTES, HEARTBEAT_PING, HEARTBEAT_PONG, MAX_CHUNK, ProtocolError, decodeFrame, encodeFrame, encodeJsonFrame, encodeWholeFrame, parseHello, writeFrameHeader, type Frame, type Hello } from './protocol';
 import { DurableObject as DurableObjectBase } from 'cloudflare:workers';
-import { AGENT_TOKEN_HEADER, INCLUDE_USAGE_HEADER, MODEL_HEADER, REGISTRY, TUNNEL_ERROR_HEADER, type TunnelAnswer, type TunnelEnv } from './tunnel-names';
+import { AGENT_TOKEN_HEADER, INCLUDE_USAGE_HEADER, MODEL_HEADER, REGISTRY, TUNNEL_ERROR_HEADER, agentIdleTimeoutMs, type TunnelAnswer, type TunnelEnv } from './tunnel-names';
 
 // One Durable Object per on-prem model name. Agents serving that model hold a WebSocket
 // to it; the gateway sends each request here (RPC call(): a body the gateway holds whole,
@@ -166,7 +166,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
     const agent: AgentConnection = { ws: server, hello: null, inFlight: 0, lastSeen: Date.now(), tokenId: request.headers.get(AGENT_TOKEN_HEADER) };
     this.agents.set(server, agent);
     this.remember(agent);
-    this.armSweep(agent.lastSeen + this.idleMs());
+    this.armSweep(agent.lastSeen + agentIdleTimeoutMs(this.env));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -447,10 +447,6 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
    * the object from hibernating). An agent with the "heartbeat" feature is answered by the
    * runtime, which records when.
    */
-  private idleMs(): number {
-    return Number(this.env.AGENT_IDLE_TIMEOUT_MS) || 45_000;
-  }
-
   private lastHeard(agent: AgentConnection): number {
     let answered: Date | null = null;
     try {
@@ -474,7 +470,7 @@ export class OnPremModel extends DurableObjectBase<TunnelEnv> {
   override async alarm(): Promise<void> {
     this.sweepAt = 0;
     const now = Date.now();
-    const idle = this.idleMs();
+    const idle = agentIdleTimeoutMs(this.env);
     let next = Infinity;
     for (const agent of [...this.agents.values()]) {
       const deadline = this.lastHeard(agent) + idle;

@@ -6,6 +6,9 @@ import type { Env } from '../env';
 export type TunnelEnv = Pick<Env, 'ONPREM_MODELS' | 'AGENT_TOKENS' | 'AGENT_IDLE_TIMEOUT_MS'>;
 
 export const REGISTRY = '__registry__';
+
+/** How long an agent's socket may stay silent (no heartbeat, no frame) before the gateway closes it. */
+export const agentIdleTimeoutMs = (env: Pick<Env, 'AGENT_IDLE_TIMEOUT_MS'>): number => Number(env.AGENT_IDLE_TIMEOUT_MS) || 45_000;
 export const MODEL_HEADER = 'x-switchboard-onprem-model';
 /** The id of the stored agent token an agent connected with (set by agent-connect.ts; absent for AGENT_TOKENS). */
 export const AGENT_TOKEN_HEADER = 'x-switchboard-agent-token-id';
