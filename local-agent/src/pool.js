@@ -1,9 +1,13 @@
 // A model's replicas as one pool: each request goes to the ready replica with the
 // fewest requests in flight; a request refused before it started (the replica just
-// died) is retried on another replica. Bodies stream; nothing is held whole.
+// died) is retried on another replica. Bodies stream; nothing is held whole. A body
+// that came whole goes through the agent's own HTTP/1.1 client (http1-client.js), a
+// streamed one through node:http.
 
 import { Agent, request } from 'node:http';
+import { Http1Client } from './http1-client.js';
 
+const EMPTY = Buffer.alloc(0);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate']);
 
 export class PoolError extends Error {
@@ -21,6 +25,8 @@ export class Pool {
     this.replicas = replicas;
     this.turn = 0;
     this.agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+    /** @type {Map<string, Http1Client>} by replica address */
+    this.clients = new Map();
   }
 
   get readyCount() {
@@ -66,7 +72,32 @@ export class Pool {
     }
   }
 
-  attempt(replica, { method, path, headers, body, signal }) {
+  attempt(replica, req) {
+    return req.body && typeof req.body.pipe === 'function' ? this.attemptStreamed(replica, req) : this.attemptWhole(replica, req);
+  }
+
+  /** A body held whole: one write on a kept-alive connection; a refused connection can be retried elsewhere with it. */
+  async attemptWhole(replica, { method, path, headers, body, signal }) {
+    const address = `${replica.host}:${replica.port}`;
+    let client = this.clients.get(address);
+    if (!client) this.clients.set(address, (client = new Http1Client(replica.host, replica.port)));
+    replica.inFlight++;
+    let res;
+    try {
+      res = await client.request({ method, path, headers, body: body ?? EMPTY, signal });
+    } catch (error) {
+      replica.inFlight--;
+      if (error.code === 'ECONNREFUSED') throw Object.assign(new Error(`replica ${replica.id} refused the connection`), { refused: true });
+      if (signal?.aborted) throw new PoolError(499, 'The client closed the request.', 'client_closed');
+      if (error instanceof TypeError) throw new PoolError(400, `The request cannot be sent to the engine: ${error.message}.`, 'invalid_request');
+      throw new PoolError(502, `Replica ${replica.id} (port ${replica.port}) failed: ${error.code ?? error.message}`, 'engine_error');
+    }
+    res.once('close', () => replica.inFlight--);
+    return { res, replica };
+  }
+
+  /** A streamed body (a Readable): through node:http, piped once the connection is made. */
+  attemptStreamed(replica, { method, path, headers, body, signal }) {
     return new Promise((resolve, reject) => {
       replica.inFlight++;
       let released = false;
@@ -80,17 +111,13 @@ export class Pool {
       for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) outHeaders[k] = v;
       const upstream = request({ host: replica.host, port: replica.port, method, path, headers: outHeaders, agent: this.agent });
       let started = false;
-      const streamed = body && typeof body.pipe === 'function';
       const begin = () => {
         if (started) return;
         started = true;
-        if (streamed) body.pipe(upstream);
-        else upstream.end(body ?? undefined);
+        body.pipe(upstream);
       };
-      // A body held whole goes at once, with the head (a refused attempt sends it again). A
-      // stream is only read once the connection is made, so a refused attempt can be retried with it.
-      if (!streamed) begin();
-      else upstream.on('socket', (socket) => (socket.connecting ? socket.once('connect', begin) : begin()));
+      // The body is only read once the connection is made, so a refused attempt can be retried with it.
+      upstream.on('socket', (socket) => (socket.connecting ? socket.once('connect', begin) : begin()));
       const onAbort = () => upstream.destroy(new Error('client went away'));
       if (signal) {
         if (signal.aborted) onAbort();
@@ -106,7 +133,7 @@ export class Pool {
       upstream.on('error', (error) => {
         release();
         signal?.removeEventListener('abort', onAbort);
-        if ((!started || !streamed) && error.code === 'ECONNREFUSED') {
+        if (!started && error.code === 'ECONNREFUSED') {
           reject(Object.assign(new Error(`replica ${replica.id} refused the connection`), { refused: true }));
         } else if (signal?.aborted) {
           reject(new PoolError(499, 'The client closed the request.', 'client_closed'));
@@ -119,6 +146,7 @@ export class Pool {
 
   close() {
     this.agent.destroy();
+    for (const client of this.clients.values()) client.close();
   }
 }
 

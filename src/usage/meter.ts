@@ -236,6 +236,12 @@ export const meterChatCompletions: MiddlewareHandler<AppEnv> = async (c, next) =
   try {
     await next();
   } finally {
-    c.res = meter.finish(c.res, c.error);
+    const finished = meter.finish(c.res, c.error);
+    // Hono's res setter copies the old response's headers into a new Response (≈ 0.2 ms):
+    // skipped when nothing changed, and a new response (built with those headers) replaces it outright.
+    if (finished !== c.res) {
+      c.res = undefined;
+      c.res = finished;
+    }
   }
 };
