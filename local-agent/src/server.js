@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { mergeConsecutiveRoles } from './merge-roles.js';
 import { ModelFieldScanner } from './model-field.js';
 import { PoolError } from './pool.js';
+import { MAX_CHUNK } from './protocol.js';
 
 /**
  * @param {{pools: Map<string, import('./pool.js').Pool>, status: () => unknown}} deps
@@ -79,6 +80,11 @@ async function handle(req, res, pools, status) {
     if (Array.isArray(parsed.messages)) parsed.messages = mergeConsecutiveRoles(parsed.messages);
     body = Buffer.from(JSON.stringify(parsed));
     headers['content-length'] = String(body.length);
+  } else if (Number(req.headers['content-length']) <= MAX_CHUNK) {
+    // A body the size of a tunnel frame (the usual request) is read whole: it then goes to the engine in one write on a kept connection (http1-client.js).
+    const chunks = [];
+    for await (const chunk of rest()) chunks.push(chunk);
+    body = Buffer.concat(chunks);
   } else {
     body = Readable.from(rest(), { objectMode: false });
   }
