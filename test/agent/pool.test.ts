@@ -72,19 +72,31 @@ describe('Pool', () => {
     expect(rs.map((r) => r.inFlight)).toEqual([0, 0, 0]);
   });
 
-  it('a request refused before it started is retried on another replica, body intact', async () => {
+  it.each([
+    ['streamed (node:http)', () => Readable.from([Buffer.from('{"model":"m",'), Buffer.from('"messages":[]}')])],
+    ['held whole (http1-client)', () => Buffer.from('{"model":"m","messages":[]}')],
+  ])('a request refused before it started is retried on another replica, body intact: %s', async (_, body) => {
     const dead = await freePorts(1); // nothing listens: ECONNREFUSED
     const live = await engine('live');
     const rs = [replica('dead', dead), replica('live', live.port)];
     const pool = new Pool('m', rs as any);
     pools.push(pool);
-    const body = Readable.from([Buffer.from('{"model":"m",'), Buffer.from('"messages":[]}')]);
-    const { res, replica: served } = await pool.forward({ method: 'POST', path: '/v1/chat/completions', headers: {}, body });
+    const { res, replica: served } = await pool.forward({ method: 'POST', path: '/v1/chat/completions', headers: {}, body: body() });
     expect(await text(res)).toBe('live');
     expect((served as any).id).toBe('live');
     expect(live.bodies).toEqual(['{"model":"m","messages":[]}']);
     expect(rs[0].suspected).toBe(1);
     expect(rs[0].inFlight).toBe(0);
+    expect(rs[1].inFlight).toBe(0);
+  });
+
+  it('a header that would split the request is refused before anything is sent (400)', async () => {
+    const live = await engine('live');
+    const pool = new Pool('m', [replica('live', live.port)] as any);
+    pools.push(pool);
+    const error = await pool.forward({ method: 'POST', path: '/v1/chat/completions', headers: { 'x-a': 'ok\r\nx-b: smuggled' }, body: Buffer.from('{}') }).catch((e) => e);
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(live.bodies).toEqual([]);
   });
 
   it('503 naming the states when no replica is ready, or when every one refused', async () => {
