@@ -29,14 +29,15 @@ export class ResponseParseError extends Error {
  */
 export function requestHead(method, path, host, headers, length) {
   if (!TOKEN.test(method)) throw new TypeError(`invalid method ${JSON.stringify(method)}`);
-  if (!path.startsWith('/') || /[\s\0-\x1f\x7f]/.test(path)) throw new TypeError(`invalid path ${JSON.stringify(path)}`);
+  if (!/^\/[\x21-\x7e]*$/.test(path)) throw new TypeError(`invalid path ${JSON.stringify(path)}`);
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
     if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
     for (const v of Array.isArray(value) ? value : [value]) {
-      // A CR or LF would end the header early: another header, or another request, smuggled in.
-      if (/[\r\n\0]/.test(String(v))) throw new TypeError(`invalid characters in header ${name}`);
+      // As node:http checks: a CR or LF would end the header early (another header, or another
+      // request, smuggled in), and a character above U+00FF has no byte to go as.
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(String(v))) throw new TypeError(`invalid characters in header ${name}`);
       head += `${name}: ${v}\r\n`;
     }
   }

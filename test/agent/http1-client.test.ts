@@ -120,6 +120,9 @@ describe('requestHead', () => {
     expect(() => requestHead('PO ST', '/', 'h', {}, 0)).toThrow(TypeError);
     expect(() => requestHead('POST', '/a b', 'h', {}, 0)).toThrow(TypeError);
     expect(() => requestHead('POST', 'http://elsewhere/', 'h', {}, 0)).toThrow(TypeError);
+    expect(() => requestHead('POST', '/v1/modèles', 'h', {}, 0)).toThrow(TypeError);
+    expect(() => requestHead('POST', '/', 'h', { 'x-a': 'snow ☃' }, 0)).toThrow(TypeError);
+    expect(requestHead('POST', '/v1/chat/completions?x=1', 'h', { 'x-a': 'café\tau lait' }, 0)).toContain('x-a: café\tau lait\r\n');
   });
 });
 
