@@ -13,6 +13,8 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 8 * 1024;
 /** Idle connections are closed before an engine's own keep-alive timeout (uvicorn's is 5 s) can race a new request on them. */
 export const IDLE_CONNECTION_MS = 4000;
+/** Connections kept per engine beyond that are closed (node:http's default for an agent's free sockets). */
+const MAX_IDLE = 256;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate', 'content-length', 'expect']);
 
@@ -311,7 +313,7 @@ export class Http1Client {
         }
         if (!parser.done) return;
         cleanup();
-        if (parser.keepAlive && !parser.surplus && !this.closed) this.keep(socket);
+        if (parser.keepAlive && !parser.surplus && !this.closed && this.idle.length < MAX_IDLE) this.keep(socket);
         else socket.destroy();
       };
       const onEnd = () => {
