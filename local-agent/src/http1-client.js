@@ -92,26 +92,21 @@ export class ResponseParser {
           at = end + 4;
           break;
         }
-        case 'length': {
+        case 'length':
+        case 'chunk-data': {
           const n = Math.min(this.remaining, chunk.length - at);
           this.handlers.onBody(chunk.subarray(at, at + n));
           at += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.finish();
+          if (this.remaining > 0) break;
+          if (this.state === 'length') this.finish();
+          else this.state = 'chunk-end';
           break;
         }
         case 'close':
           this.handlers.onBody(chunk.subarray(at));
           at = chunk.length;
           break;
-        case 'chunk-data': {
-          const n = Math.min(this.remaining, chunk.length - at);
-          this.handlers.onBody(chunk.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = 'chunk-end';
-          break;
-        }
         case 'chunk-size':
         case 'chunk-end':
         case 'trailers': {
