@@ -133,6 +133,20 @@ describe('switchboard-agent start --listen: the pools as an OpenAI-compatible en
     expect((await mockStats(port)).lastBody).toMatchObject({ top_k: 20, repetition_penalty: 1.05, stream: true });
   });
 
+  it('bodies of one frame (sent whole) and over it (streamed) reach the engine intact', async () => {
+    for (const size of [100_000, 600_000]) {
+      const answer = await client.chat.completions.create({
+        model: 'qwen2-vl-7b',
+        messages: [{ role: 'user', content: 'x'.repeat(size) }],
+        // @ts-expect-error a vLLM sampling parameter, passed through
+        top_k: size,
+      });
+      expect(answer.choices[0].message.content).toMatch(/^Hello from vllm port \d+$/);
+      const port = Number(answer.choices[0].message.content!.split(' ').pop());
+      expect((await mockStats(port)).lastBody).toMatchObject({ top_k: size });
+    }
+  });
+
   it('an engine error passes through; an unknown model is a 404 from the agent', async () => {
     const tooMany = Array.from({ length: 11 }, () => ({ type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }));
     await expect(client.chat.completions.create({ model: 'qwen2-vl-7b', messages: [{ role: 'user', content: tooMany }] })).rejects.toMatchObject({
