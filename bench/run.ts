@@ -133,6 +133,13 @@ async function main() {
       cases.push({ name: c.name, label: c.label, checks: prepared.checks, ...(await measureCase(prepared.targets, prepared.streamTargets, running)) });
     }
 
+    // The cloud cases' runtimes are measured "after load" now, then stopped: the cases after them start their own, on a machine otherwise idle.
+    const memory = running.map((w) => {
+      const pids = w.pids();
+      return { runtime: w.runtime, worker: w.worker, workerdRssMiB: rssMiB(pids.workerd), nodeRssMiB: rssMiB(pids.node), workerdProcesses: pids.workerd.length };
+    });
+    await Promise.allSettled(running.splice(0).map((w) => w.close()));
+
     let resilience: ResilienceResult | undefined;
     if (casesWanted.includes('resilience')) {
       log('measuring resilience: bursts at a rate-limited alias and at a clean one (Miniflare) …');
@@ -150,11 +157,6 @@ async function main() {
         return undefined;
       });
     }
-
-    const memory = running.map((w) => {
-      const pids = w.pids();
-      return { runtime: w.runtime, worker: w.worker, workerdRssMiB: rssMiB(pids.workerd), nodeRssMiB: rssMiB(pids.node), workerdProcesses: pids.workerd.length };
-    });
 
     const result: BenchResult = {
       date: new Date().toISOString(),
