@@ -301,7 +301,7 @@ describe('a real agent process with a scoped token', () => {
 
     await waitFor(() => agent.output.includes('tunnel gpt-4o-real: the gateway rejected the agent token (403)'), 'the refusal logged').catch(fail);
     expect(agent.output).toContain("This agent token may not register the model 'gpt-4o-real'. It allows: qwen-*.");
-    expect(agent.output).toMatch(/tunnel gpt-4o-real: the token does not allow this model: .*; trying again in \d+ ms/);
+    await waitFor(() => /tunnel gpt-4o-real: the token does not allow this model: .*; trying again in \d+ ms/.test(agent.output), 'the advice after the refusal').catch(fail);
     // Refusals wait the longest backoff (reconnect_max 400ms here: 200–400 ms), not the 20 ms start.
     const waits = [...agent.output.matchAll(/tunnel gpt-4o-real: .*trying again in (\d+) ms/g)].map((m) => Number(m[1]));
     expect(Math.min(...waits)).toBeGreaterThanOrEqual(200);
