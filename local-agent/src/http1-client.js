@@ -16,7 +16,10 @@ export const IDLE_CONNECTION_MS = 4000;
 /** Connections kept per engine beyond that are closed (node:http's default for an agent's free sockets). */
 const MAX_IDLE = 256;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate', 'content-length', 'expect']);
+/** Headers about one connection, not the request: never passed on to an engine. */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate']);
+/** Written by requestHead itself: the body's length; and no 100-continue wait (the body goes with the head). */
+const WRITTEN_HERE = new Set(['content-length', 'expect']);
 
 export class ResponseParseError extends Error {
   constructor(message) {
@@ -34,7 +37,8 @@ export function requestHead(method, path, host, headers, length) {
   if (!/^\/[\x21-\x7e]*$/.test(path)) throw new TypeError(`invalid path ${JSON.stringify(path)}`);
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(lower) || WRITTEN_HERE.has(lower)) continue;
     if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
     for (const v of Array.isArray(value) ? value : [value]) {
       // As node:http checks: a CR or LF would end the header early (another header, or another

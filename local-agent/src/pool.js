@@ -5,10 +5,9 @@
 // streamed one through node:http.
 
 import { Agent, request } from 'node:http';
-import { Http1Client } from './http1-client.js';
+import { HOP_BY_HOP, Http1Client } from './http1-client.js';
 
 const EMPTY = Buffer.alloc(0);
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate']);
 
 export class PoolError extends Error {
   constructor(status, message, code) {

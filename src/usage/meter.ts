@@ -237,8 +237,8 @@ export const meterChatCompletions: MiddlewareHandler<AppEnv> = async (c, next) =
     await next();
   } finally {
     const finished = meter.finish(c.res, c.error);
-    // Hono's res setter copies the old response's headers into a new Response (≈ 0.2 ms):
-    // skipped when nothing changed, and a new response (built with those headers) replaces it outright.
+    // Hono's res setter builds a new Response and copies the old one's headers into it: not
+    // needed when nothing changed, and a new response (built with those headers) replaces it outright.
     if (finished !== c.res) {
       c.res = undefined;
       c.res = finished;
