@@ -12,7 +12,8 @@ import { cpuMicros, floorToml, gatewayToml, root, startMiniflare, startWranglerD
 //
 // Versions of the gateway side by side under Miniflare (or wrangler dev, --runtime=wrangler): this checkout's src/ and the one
 // in --base (e.g. `git worktree add /tmp/base HEAD` with node_modules linked), or the
-// checkouts --src lists, plus the floor (and for streams the JS-relay floor), in alternating
+// checkouts --src lists, plus the floor (and for streams the JS-relay floor, and the "whole"
+// floor that also reads the request whole before sending it, as a translation must), in alternating
 // rounds of n sequential requests. Prints each one's workerd CPU per request and p50 (first
 // chunk, for streams), the p50 split by the mock's clock into "until the mock had the
 // request" and "from its first byte to the client's": the quick way to tell whether a
@@ -60,7 +61,11 @@ try {
   targets.push({ label: 'floor', url: running.at(-1)!.worker.url, path: sent.path, body: Buffer.from(sent.body), headers: {} });
   // Streams: also the floor that hands each read through JavaScript (the runtime's own cost per event).
   if (stream) {
-    targets.push({ ...targets.at(-1)!, label: 'relay', path: `/js-relay${sent.path}` });
+    const floor = targets.at(-1)!;
+    targets.push({ ...floor, label: 'relay', path: `/js-relay${sent.path}` });
+    running.push(running.at(-1)!);
+    // …and that also reads the request whole before sending it (as a translation must).
+    targets.push({ ...floor, label: 'whole', path: `/whole-relay${sent.path}` });
     running.push(running.at(-1)!);
   }
 

@@ -10,21 +10,29 @@ import { Hono } from 'hono';
 // Worker that translates a stream must. The runtime pipes the plain floor's stream
 // natively; the difference between the two is the runtime's own cost per streamed
 // event once JavaScript touches it, which no translation can go below.
+//
+// Under /whole-relay/… it also reads the request body whole before sending it on, as a
+// Worker that translates the request must (it cannot send a byte of its translation
+// before it has parsed the whole request), where the plain floor streams the body to the
+// upstream as it arrives. With the JS relay, this is the floor of a translating gateway's
+// first chunk, before any translation work.
 
 const app = new Hono<{ Bindings: { UPSTREAM_URL: string } }>();
 
 const JS_RELAY = '/js-relay';
+const WHOLE_RELAY = '/whole-relay';
 
 app.get('/health', (c) => c.json({ ok: true }));
 
 app.post('*', async (c) => {
   const url = new URL(c.req.url);
-  const relay = url.pathname.startsWith(`${JS_RELAY}/`);
-  const path = relay ? url.pathname.slice(JS_RELAY.length) : url.pathname;
+  const whole = url.pathname.startsWith(`${WHOLE_RELAY}/`);
+  const relay = whole || url.pathname.startsWith(`${JS_RELAY}/`);
+  const path = whole ? url.pathname.slice(WHOLE_RELAY.length) : relay ? url.pathname.slice(JS_RELAY.length) : url.pathname;
   const upstream = await fetch(`${c.env.UPSTREAM_URL}${path}${url.search}`, {
     method: 'POST',
     headers: { 'content-type': c.req.header('content-type') ?? 'application/json' },
-    body: c.req.raw.body,
+    body: whole ? await c.req.raw.arrayBuffer() : c.req.raw.body,
   });
   return new Response(relay && upstream.body ? jsRelay(upstream.body) : upstream.body, {
     status: upstream.status,
