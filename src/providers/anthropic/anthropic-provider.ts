@@ -1,4 +1,3 @@
-import { BaseAnthropic } from '@anthropic-ai/sdk/client';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 import { apiKeyFor, hasApiKey } from '../../credentials/secrets';
 import type { Env } from '../../env';
@@ -11,87 +10,45 @@ import { anthropicEvents } from './anthropic-events';
 import { createAnthropicStreamTranslator } from './anthropic-stream';
 import { fromAnthropicMessages } from './from-anthropic-response';
 import { mergeStreams, type Tagged } from './merge-streams';
+import { MessagesClient } from './messages-client';
 import { serializeAnthropicRequest } from './serialize-anthropic-request';
 import { LEGACY_API_VERSION, SDK_API_VERSION, toAnthropicRequest, type AnthropicApiVersion } from './to-anthropic-request';
 
-// Anthropic Claude through the official SDK (the only file here with IO). The SDK
-// brings the wire details: auth, the anthropic-version header, SSE parsing, typed
-// errors. Its own retries are off (the gateway owns retry policy) and one client per
-// (base URL, key) is kept for the isolate's lifetime, so a request pays for none of
-// its set-up.
+// Anthropic Claude through the official SDK (the only file here with IO, with
+// messages-client.ts). The SDK brings the wire details: auth, the anthropic-version
+// header, typed errors; the gateway owns retry policy. One client per (base URL, key)
+// is kept for the isolate's lifetime, so a request pays for none of its set-up, and
+// the SDK's request is built once per client (messages-client.ts).
 //
-// The request goes through the client's `post` (what `messages.create` calls) on a
-// BaseAnthropic, the SDK's core without its resources: that keeps the rest of the
-// SDK out of the Worker bundle (≈ 0.3 MB instead of 1.1 MB), and skips what `create`
-// adds for interactive use, a console warning on every request naming a deprecated
-// model (claude-sonnet-4-5 is one), which at gateway rates would flood the logs.
+// The client is a BaseAnthropic, the SDK's core without its resources: that keeps the
+// rest of the SDK out of the Worker bundle (≈ 0.3 MB instead of 1.1 MB), and skips
+// what `messages.create` adds for interactive use, a console warning on every request
+// naming a deprecated model (claude-sonnet-4-5 is one), which at gateway rates would
+// flood the logs.
 //
 // Deployment options (a [vars.MODELS] entry):
 //   default_max_tokens  max_tokens when the client sets none (else a per-family default)
 //   anthropic_version   "2023-06-01" to use the API version that still takes
 //                       temperature / top_p (see to-anthropic-request.ts)
 
-const MESSAGES_PATH = '/v1/messages';
 const JSON_CONTENT = { 'content-type': 'application/json' };
 
-/** The SDK's own default, as the gateway has no shorter limit of its own yet. */
+/** The SDK's own default, as the gateway has no shorter limit of its own yet: the time to the response head. */
 const REQUEST_TIMEOUT_MS = 10 * 60 * 1000;
 const MAX_CACHED_CLIENTS = 8;
-const clients = new Map<string, BaseAnthropic>();
+const clients = new Map<string, MessagesClient>();
 
 /** The client of one credential: the deployment's api_key_secret (several keys: credentials/expand-credentials.ts) and base_url. */
-function clientFor(env: Env, options: DeploymentOptions, apiKey: string): BaseAnthropic {
+function clientFor(env: Env, options: DeploymentOptions, apiKey: string): MessagesClient {
   const baseURL = (typeof options.base_url === 'string' ? options.base_url : env.ANTHROPIC_BASE_URL) || undefined;
   const cacheKey = `${baseURL ?? ''}\n${apiKey}`;
   let client = clients.get(cacheKey);
   if (!client) {
     if (clients.size >= MAX_CACHED_CLIENTS) clients.clear();
-    client = new BaseAnthropic({ apiKey, baseURL, maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, openTelemetry: false });
-    memoizeRequestHeaders(client);
+    client = new MessagesClient({ apiKey, baseURL, timeout: REQUEST_TIMEOUT_MS, openTelemetry: false });
     clients.set(cacheKey, client);
   }
   return client;
-}
-
-/** What the SDK's (private) buildHeaders is called with, as far as it is read here. */
-interface BuildHeadersArgs {
-  options: { headers?: unknown };
-  method: string;
-  bodyHeaders: unknown;
-  retryCount: number;
-  timeout: number;
-}
-
-/**
- * The SDK builds every request's headers anew (its auth, user agent, platform and version
- * headers, merged through a generator, two Headers operations each): its largest
- * per-request cost, ≈ a third of its own CPU. For a client with a fixed API key and no
- * retries, they are the same on every call with the same per-call headers, so they are
- * built once (by the SDK, validation included) and each request gets a copy. Per-call
- * headers that are not plain string records, and retries, take the SDK's own path.
- */
-export function memoizeRequestHeaders(client: BaseAnthropic): void {
-  const sdk = client as unknown as { buildHeaders?: (args: BuildHeadersArgs) => Promise<Headers> };
-  const build = sdk.buildHeaders;
-  if (typeof build !== 'function') return;
-  const built = new Map<string, Headers>();
-  sdk.buildHeaders = async (args: BuildHeadersArgs) => {
-    const key = args.retryCount === 0 ? headersKey(args) : undefined;
-    if (key === undefined) return build.call(client, args);
-    let headers = built.get(key);
-    if (!headers) {
-      headers = await build.call(client, args);
-      if (built.size < 8) built.set(key, headers);
-    }
-    return new Headers(headers);
-  };
-}
-
-function headersKey({ options, method, bodyHeaders, timeout }: BuildHeadersArgs): string | undefined {
-  const plain = (value: unknown) =>
-    value === undefined || (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && Object.values(value).every((v) => typeof v === 'string'));
-  if (!plain(options.headers) || !plain(bodyHeaders)) return undefined;
-  return JSON.stringify([method, timeout, bodyHeaders ?? null, options.headers ?? null]);
 }
 
 function apiVersionFor(options: DeploymentOptions): AnthropicApiVersion {
@@ -129,18 +86,15 @@ export const anthropicProvider: Provider = {
     const abortCalls = () => calls.abort();
     if (signal.aborted) abortCalls();
     else signal.addEventListener('abort', abortCalls, { once: true });
-    const requestOptions = {
-      signal: calls.signal,
-      // A string body with its content-type goes out as it is (serialize-anthropic-request.ts: images spliced, not re-stringified).
-      headers: apiVersion === SDK_API_VERSION ? JSON_CONTENT : { ...JSON_CONTENT, 'anthropic-version': apiVersion },
-    };
+    // The body is a string, serialised with its images spliced in (serialize-anthropic-request.ts).
+    const headers = apiVersion === SDK_API_VERSION ? JSON_CONTENT : { ...JSON_CONTENT, 'anthropic-version': apiVersion };
     const times = <T>(make: () => Promise<T>) => Promise.all(Array.from({ length: translated.n }, make));
 
     if (!translated.stream) {
       let messages: Message[];
       try {
         const body = serializeAnthropicRequest({ ...translated.params, stream: false } satisfies MessageCreateParams);
-        messages = await times(() => client.post<Message>(MESSAGES_PATH, { body, stream: false, ...requestOptions }));
+        messages = await times(async () => (await client.postMessages(body, headers, calls)).json<Message>());
       } catch (error) {
         abortCalls();
         throw anthropicErrorToGateway(error, secrets);
@@ -153,9 +107,8 @@ export const anthropicProvider: Provider = {
     let responses: Response[];
     try {
       const body = serializeAnthropicRequest({ ...translated.params, stream: true } satisfies MessageCreateParams);
-      // The SDK sends the request and turns an HTTP error into its typed errors; the
-      // 200's body is read here (anthropic-events.ts), not through the SDK's Stream.
-      responses = await times(() => client.post(MESSAGES_PATH, { body, stream: true, ...requestOptions }).asResponse());
+      // An HTTP error comes back as the SDK's typed error; the 200's body is read here (anthropic-events.ts).
+      responses = await times(() => client.postMessages(body, headers, calls));
     } catch (error) {
       abortCalls();
       signal.removeEventListener('abort', abortCalls);
