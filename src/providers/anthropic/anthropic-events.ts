@@ -4,8 +4,8 @@ import type { ErrorType } from '@anthropic-ai/sdk/resources/shared';
 import { parseSse, type SseEvent } from '../../openai/sse';
 import { SseEventSource } from '../../openai/sse-event-source';
 
-// The events of a Messages API stream, read from the response body the SDK returned
-// (`asResponse()`), with what the SDK's own Stream does to them: `ping` and unnamed
+// The events of a Messages API stream, read from the response body (messages-client.ts),
+// with what the SDK's own Stream does to them: `ping` and unnamed
 // events skipped, each `data` parsed as JSON, an `error` event thrown as the SDK's
 // APIError (no status: it came inside a 200). The SDK's Stream reaches the same events
 // through five nested async iterators (body → bytes → lines → SSE → JSON); in workerd
