@@ -6,7 +6,7 @@ import { me } from './auth/me';
 import { meterChatCompletions } from './usage/meter';
 import type { AppEnv } from './env';
 import { GatewayError, errorResponse } from './openai/errors';
-import { listModels } from './models';
+import { listModels, retrieveModel } from './models';
 import { handleAgentConnect } from './tunnel/agent-connect';
 import { handleAgentCredentialConnect } from './credentials/agent-credential-connect';
 
@@ -38,11 +38,17 @@ app.use('/v1/chat/completions', meterChatCompletions);
 app.get('/v1/me', me);
 app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);
+// Model names may hold a slash (`openai/gpt-4o`): the rest of the path is the name.
+app.get('/v1/models/:model{.+}', retrieveModel);
 // A known path with the wrong method: say which method it takes rather than "unknown endpoint".
-for (const [path, allowed] of [['/v1/chat/completions', 'POST'], ['/v1/models', 'GET']] as const) {
+for (const [path, shown, allowed] of [
+  ['/v1/chat/completions', '/v1/chat/completions', 'POST'],
+  ['/v1/models', '/v1/models', 'GET'],
+  ['/v1/models/:model{.+}', '/v1/models/{model}', 'GET'],
+] as const) {
   app.all(path, (c) =>
     errorResponse(
-      new GatewayError(405, `${c.req.method} is not allowed on ${path}; use ${allowed}.`, 'invalid_request_error', null, 'method_not_allowed'),
+      new GatewayError(405, `${c.req.method} is not allowed on ${shown}; use ${allowed}.`, 'invalid_request_error', null, 'method_not_allowed'),
       { allow: allowed },
     ),
   );

@@ -71,6 +71,7 @@ describe('on-prem models through the tunnel', () => {
   it('a model never registered is a 404', async () => {
     await expect(client.chat.completions.create({ model: 'qwen2-vl-7b', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
     expect(await listed()).toEqual([]);
+    await expect(client.models.retrieve('qwen2-vl-7b')).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
   });
 
   it('an agent with a bad token is refused with 401', async () => {
@@ -105,6 +106,8 @@ describe('on-prem models through the tunnel', () => {
       throw new Error(`${e.message}\n${output}`);
     });
     await allReady();
+    // Retrieved as listed, while an agent serves it.
+    expect(await client.models.retrieve('qwen2-vl-7b')).toEqual({ id: 'qwen2-vl-7b', object: 'model', created: 0, owned_by: 'onprem' });
     const answers = await Promise.all(Array.from({ length: 12 }, () => client.chat.completions.create({ model: 'qwen2-vl-7b', messages: [{ role: 'user', content: 'Hi' }], top_k: 5 } as any)));
     expect(new Set(answers.map((a) => a.choices[0].message.content!.split(' ').pop())).size).toBe(4);
 

@@ -244,6 +244,7 @@ describe('endpoints, methods and keys', () => {
     ['PUT', '/v1/chat/completions', 'POST'],
     ['DELETE', '/v1/models', 'GET'],
     ['POST', '/v1/models', 'GET'],
+    ['DELETE', '/v1/models/gpt-4o', 'GET'],
   ])('%s %s → 405, allow %s', async (method, path, allowed) => {
     const res = await fetch(`${gateway.url}${path}`, { method, headers: auth, body: ['POST', 'PUT'].includes(method) ? JSON.stringify(ok()) : undefined });
     expect(res.headers.get('allow')).toBe(allowed);

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, assertErrorResponse, assertModelList, collectValidChunks } from '../helpers/schema';
+import { assertChatCompletion, assertErrorResponse, assertModel, assertModelList, collectValidChunks } from '../helpers/schema';
 import { OPENAI_TEST_KEY } from '../upstreams/openai';
 import { startHeldOpenAIMock, type HeldOpenAIMock } from '../upstreams/openai-held';
 
@@ -325,5 +325,18 @@ describe('GET /v1/models', () => {
     expect(limited.json.data.map((m: { id: string }) => m.id)).toEqual(['gpt-4o']);
     const all = await call('/v1/models', { token: TEST_GATEWAY_KEY });
     expect(all.json.data.map((m: { id: string }) => m.id)).toEqual(['gpt-4o', 'gpt-4o-mini']);
+  });
+
+  it('GET /v1/models/{model}: a model outside the key’s patterns is as unknown as a missing one', async () => {
+    const { key } = await createKey({ models: ['gpt-4o'] });
+    const allowed = await call('/v1/models/gpt-4o', { token: key });
+    expect(allowed.status).toBe(200);
+    assertModel(allowed.json);
+    expect(allowed.json.id).toBe('gpt-4o');
+    const outside = await call('/v1/models/gpt-4o-mini', { token: key });
+    expect(outside.status).toBe(404);
+    assertErrorResponse(outside.json);
+    expect(outside.json.error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    expect((await call('/v1/models/gpt-4o-mini', { token: TEST_GATEWAY_KEY })).status).toBe(200);
   });
 });

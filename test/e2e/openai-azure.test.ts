@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
-import { assertChatCompletion, collectValidChunks, assertErrorResponse, assertModelList } from '../helpers/schema';
+import { assertChatCompletion, collectValidChunks, assertErrorResponse, assertModel, assertModelList } from '../helpers/schema';
 import { fixtureLines } from '../upstreams/mock-server';
 import { AZURE_TEST_KEY, OPENAI_TEST_KEY, startOpenAIMock, type OpenAIMock } from '../upstreams/openai';
 
@@ -309,6 +309,30 @@ describe('gateway surface', () => {
     const body = await res.json();
     assertModelList(body);
     expect(body.data.map((m: { id: string }) => m.id)).toEqual(['gpt-4o', 'azure-gpt-4o', 'azure-preview']);
+  });
+
+  it('retrieves one model as the list shows it (models.retrieve), a provider/model name too, encoded or not', async () => {
+    const listed = (await client.models.list()).data.find((m) => m.id === 'azure-gpt-4o');
+    const one = await client.models.retrieve('azure-gpt-4o');
+    assertModel(one);
+    expect(one).toEqual(listed);
+    // The SDK percent-encodes the slash; a hand-written URL may not.
+    const direct = await client.models.retrieve('openai/gpt-4o-mini');
+    assertModel(direct);
+    expect(direct).toMatchObject({ id: 'openai/gpt-4o-mini', object: 'model', owned_by: 'openai' });
+    const raw = await fetch(`${gateway.baseURL}/models/openai/gpt-4o-mini`, { headers: { authorization: `Bearer ${TEST_GATEWAY_KEY}` } });
+    expect(await raw.json()).toEqual(direct);
+  });
+
+  it('answers an unknown model, or a provider with no credentials, with 404 model_not_found', async () => {
+    for (const name of ['no-such-model', 'anthropic/claude-sonnet-4-6', 'nosuchprovider/x']) {
+      const err = await client.models.retrieve(name).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(err.code).toBe('model_not_found');
+      expect(err.param).toBe('model');
+      assertErrorResponse(err.error ? { error: err.error } : err);
+      expect(err.message).toContain(name);
+    }
   });
 
   it('rejects a missing or wrong gateway key with 401', async () => {

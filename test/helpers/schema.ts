@@ -36,6 +36,7 @@ export const assertChatCompletion = validator('CreateChatCompletionResponse');
 export const assertChatCompletionChunk = validator('CreateChatCompletionStreamResponse');
 export const assertErrorResponse = validator('ErrorResponse');
 export const assertModelList = validator('ListModelsResponse');
+export const assertModel = validator('Model');
 
 /** Reads a stream from the openai SDK to the end, checking every chunk against the schema. */
 export async function collectValidChunks<C>(stream: AsyncIterable<C>): Promise<C[]> {
