@@ -27,9 +27,11 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const env = c.env;
   const maxBodyBytes = limit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES);
   const maxImageBytes = limit(env.MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES);
+  const pathModel = c.get('pathModel');
   // A name served by one on-prem model: the body streams through to its engine unparsed (providers/onprem/pass-through.ts).
   const onprem = await onPremChatCompletion(c.req.raw, {
     env,
+    model: pathModel,
     maxBodyBytes,
     maxImageBytes,
     route: (model) => routeFor(env, model),
@@ -42,6 +44,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   if (onprem instanceof Response) return onprem;
   const text = typeof onprem === 'string' ? onprem : await readBodyText(onprem, maxBodyBytes);
   const request = parseChatRequest(text, { maxImageBytes });
+  if (pathModel !== undefined) request.model = pathModel;
   assertModelAllowed(c.get('gatewayKey'), request.model);
   c.get('meter')?.begin(request); // usage accounting (usage/meter.ts): may ask a stream for its usage chunk
 

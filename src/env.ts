@@ -58,5 +58,7 @@ export interface AppEnv {
     gatewayKey?: { id: string; name: string; models: string[] | null; limits: import('./auth/admin-requests').KeyLimits };
     /** Limits and usage accounting of this chat request (usage/meter.ts); unset when neither applies. */
     meter?: import('./usage/meter').Meter;
+    /** The model an Azure-style path names (`/openai/deployments/{deployment}/…`): it wins over the body's, as on Azure. */
+    pathModel?: string;
   };
 }

@@ -40,11 +40,27 @@ app.post('/v1/chat/completions', chatCompletions);
 app.get('/v1/models', listModels);
 // Model names may hold a slash (`openai/gpt-4o`): the rest of the path is the name.
 app.get('/v1/models/:model{.+}', retrieveModel);
+
+// Azure-style clients (`AzureOpenAI` with this gateway as its `endpoint`): the same API under
+// /openai, the deployment in the path naming the model; `api-version` is accepted and not needed.
+const AZURE_CHAT = '/openai/deployments/:deployment{.+}/chat/completions';
+app.use('/openai/*', requireGatewayKey);
+app.use(AZURE_CHAT, async (c, next) => {
+  c.set('pathModel', c.req.param('deployment'));
+  await next();
+});
+app.use(AZURE_CHAT, meterChatCompletions);
+app.post(AZURE_CHAT, chatCompletions);
+app.get('/openai/models', listModels);
+app.get('/openai/models/:model{.+}', retrieveModel);
 // A known path with the wrong method: say which method it takes rather than "unknown endpoint".
 for (const [path, shown, allowed] of [
   ['/v1/chat/completions', '/v1/chat/completions', 'POST'],
   ['/v1/models', '/v1/models', 'GET'],
   ['/v1/models/:model{.+}', '/v1/models/{model}', 'GET'],
+  [AZURE_CHAT, '/openai/deployments/{deployment}/chat/completions', 'POST'],
+  ['/openai/models', '/openai/models', 'GET'],
+  ['/openai/models/:model{.+}', '/openai/models/{model}', 'GET'],
 ] as const) {
   app.all(path, (c) =>
     errorResponse(

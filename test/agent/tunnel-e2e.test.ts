@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FrameType, decodeFrame, encodeFrame, encodeJsonFrame } from '../../local-agent/src/protocol.js';
@@ -108,6 +108,10 @@ describe('on-prem models through the tunnel', () => {
     await allReady();
     // Retrieved as listed, while an agent serves it.
     expect(await client.models.retrieve('qwen2-vl-7b')).toEqual({ id: 'qwen2-vl-7b', object: 'model', created: 0, owned_by: 'onprem' });
+    // An Azure-style client: the deployment in the path names the model, and the engine gets the name it serves.
+    const azure = new AzureOpenAI({ endpoint: gateway.url, apiKey: TEST_GATEWAY_KEY, apiVersion: '2024-10-21', deployment: 'qwen2-vl-7b', maxRetries: 0 });
+    const viaAzurePath = await azure.chat.completions.create({ model: 'not-the-engine-name', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(viaAzurePath.choices[0].message.content).toBeTruthy();
     const answers = await Promise.all(Array.from({ length: 12 }, () => client.chat.completions.create({ model: 'qwen2-vl-7b', messages: [{ role: 'user', content: 'Hi' }], top_k: 5 } as any)));
     expect(new Set(answers.map((a) => a.choices[0].message.content!.split(' ').pop())).size).toBe(4);
 

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, TEST_GATEWAY_KEY, type Gateway } from '../helpers/gateway';
@@ -300,6 +300,50 @@ describe('Azure OpenAI', () => {
     });
     expect(chunks).toEqual(expected);
     expect(chunks.at(-1)?.usage?.completion_tokens).toBe(78);
+  });
+});
+
+describe('Azure-style clients (AzureOpenAI with the gateway as its endpoint)', () => {
+  const azureClient = (options: { deployment?: string; apiKey?: string } = {}) =>
+    new AzureOpenAI({ endpoint: gateway.url, apiKey: options.apiKey ?? TEST_GATEWAY_KEY, apiVersion: '2024-10-21', deployment: options.deployment, maxRetries: 0 });
+
+  it('serves /openai/deployments/{model}/chat/completions with the api-key header, plain and streamed', async () => {
+    const client = azureClient();
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] });
+    assertChatCompletion(completion);
+    expect(completion.choices[0].message.content).toBe('echo: hello');
+    expect(mock.server.last.path).toBe('/v1/chat/completions');
+    const chunks = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true }));
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toContain('hi');
+  });
+
+  it('routes by the deployment in the path, not the body’s model, as Azure does', async () => {
+    const completion = await azureClient({ deployment: 'azure-gpt-4o' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] });
+    assertChatCompletion(completion);
+    expect(mock.server.last.path).toBe('/openai/deployments/gpt-4o-eastus/chat/completions');
+    // A provider/model name: the SDK percent-encodes its slash.
+    await azureClient({ deployment: 'openai/gpt-4o-mini' }).chat.completions.create({ model: 'ignored', messages: [{ role: 'user', content: 'hello' }] });
+    expect(mock.server.last.path).toBe('/v1/chat/completions');
+    expect(mock.server.last.body).toMatchObject({ model: 'gpt-4o-mini' });
+  });
+
+  it('lists and retrieves models under /openai', async () => {
+    const client = azureClient();
+    const listed = await client.models.list();
+    expect(listed.data.map((m) => m.id)).toEqual(['gpt-4o', 'azure-gpt-4o', 'azure-preview']);
+    expect(await client.models.retrieve('gpt-4o')).toEqual(listed.data[0]);
+  });
+
+  it('answers an unknown deployment with 404 and a wrong key with 401, reaching no upstream', async () => {
+    const unknown = await azureClient({ deployment: 'no-such-model' }).chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknown.code).toBe('model_not_found');
+    const refused = await azureClient({ apiKey: 'sk-wrong' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(mock.server.requests).toHaveLength(0);
+    const wrongMethod = await fetch(`${gateway.url}/openai/deployments/gpt-4o/chat/completions`, { headers: { 'api-key': TEST_GATEWAY_KEY } });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
   });
 });
 

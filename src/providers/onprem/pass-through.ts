@@ -21,6 +21,8 @@ import { upstreamNetworkError } from '../upstream-error';
 
 export interface OnPremRequestContext {
   env: Env;
+  /** The model named outside the body (an Azure-style path): used instead of the body's. */
+  model?: string;
   maxBodyBytes: number;
   maxImageBytes: number;
   /** The deployments behind a model name, as the gateway routes it. */
@@ -50,12 +52,13 @@ export async function onPremChatCompletion(request: Request, context: OnPremRequ
   const { env } = context;
   if (!env.ONPREM_MODELS || !request.body || Number(request.headers.get('content-length')) > context.maxBodyBytes) return request;
   const body = await peekModel(request, context.maxBodyBytes);
-  const route = typeof body.model === 'string' ? context.route(body.model) : undefined;
+  const model = context.model ?? body.model;
+  const route = typeof model === 'string' ? context.route(model) : undefined;
   const deployment = route?.deployments.length === 1 ? route.deployments[0] : undefined;
   if (!route || deployment?.target.provider !== 'onprem') return body.rest ? unpeeked(request, body) : utf8.decode(body.head);
   let policy: Partial<RetryPolicy>;
   try {
-    context.authorize(body.model as string);
+    context.authorize(model as string);
     policy = { ...parseRoutingVar(env.ROUTING), ...route.policy, ...readPolicyHeaders(request.headers) };
   } catch (error) {
     // Refused before the body went anywhere: read the rest of the upload, or the client sees a reset, not the answer.
