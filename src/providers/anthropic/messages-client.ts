@@ -6,7 +6,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError, type 
 // own per-call path (retry bookkeeping, logging, tracing, middleware, a
 // FinalizationRegistry per response body, a second AbortController) does nothing the
 // gateway uses — it owns retries, and logs and traces nothing of the SDK's — and costs
-// ≈ 0.2–0.3 ms of CPU per call in workerd and ≈ 0.4 ms of a stream's first chunk
+// ≈ 0.2–0.3 ms of CPU per call in workerd and up to 0.4 ms of a stream’s first chunk
 // (bench/README.md). What goes on the wire is what the SDK's `post` sends (tested).
 
 const MESSAGES_PATH = '/v1/messages';
