@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { recordUsage, type UsageRow } from './usage-store';
+import { recordUsage, USAGE_FLUSH_MS, type UsageRow } from './usage-store';
 
-// Batching of usage rows (usage-store.ts): one D1 batch per window of FLUSH_MS, and each
-// request's waitUntil a promise of its own (the runtime cancels one that waits only on
-// another request's work). The rows' SQL is tested against a real D1 in test/unit/usage-store.test.ts.
+// Batching of usage rows (usage-store.ts): one D1 batch per window of USAGE_FLUSH_MS, kept
+// alive and written by the request that started it (none waits on another request's work,
+// which the runtime would cancel). The rows' SQL is tested against a real D1 in test/unit/usage-store.test.ts.
 
 const row = (latency_ms: number): UsageRow => ({
   created_at: '2026-11-26T12:00:00.000Z', key_id: null, model: 'm', deployment: 'd', provider_model: 'p/m',
@@ -27,30 +27,48 @@ beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
 
 describe('recordUsage', () => {
-  it('writes the rows of one window as one batch, each request waiting on a promise of its own', async () => {
+  it('writes the rows of one window as one batch; only the request that started it waits', async () => {
     const { db, batches } = fakeDb();
     const waited: Promise<unknown>[] = [];
     recordUsage(db, row(1), (p) => waited.push(p));
-    await vi.advanceTimersByTimeAsync(20);
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS - 30);
     recordUsage(db, row(2), (p) => waited.push(p));
     recordUsage(db, row(3), (p) => waited.push(p));
+    await vi.advanceTimersByTimeAsync(29);
     expect(batches).toEqual([]);
-    await vi.advanceTimersByTimeAsync(30);
+    await vi.advanceTimersByTimeAsync(1);
     await Promise.all(waited);
     expect(batches).toEqual([[1, 2, 3]]);
-    expect(new Set(waited).size).toBe(3);
+    expect(waited).toHaveLength(1);
   });
 
   it('a row that comes after a batch was taken starts the next one, written a window later', async () => {
     const { db, batches } = fakeDb();
     const waited: Promise<unknown>[] = [];
     recordUsage(db, row(1), (p) => waited.push(p));
-    await vi.advanceTimersByTimeAsync(50);
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS);
     recordUsage(db, row(2), (p) => waited.push(p));
-    await vi.advanceTimersByTimeAsync(49);
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS - 1);
     expect(batches).toEqual([[1]]);
     await vi.advanceTimersByTimeAsync(1);
     await Promise.all(waited);
     expect(batches).toEqual([[1], [2]]);
+    expect(waited).toHaveLength(2);
+  });
+
+  it('a batch whose writer never fired (its context torn down) is written by a later request', async () => {
+    const { db, batches } = fakeDb();
+    const waited: Promise<unknown>[] = [];
+    recordUsage(db, row(1), (p) => waited.push(p));
+    vi.clearAllTimers(); // the writer's timer is gone with its request
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS);
+    recordUsage(db, row(2), (p) => waited.push(p)); // not yet overdue by a window: still left to that writer
+    expect(waited).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS);
+    recordUsage(db, row(3), (p) => waited.push(p));
+    expect(waited).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(USAGE_FLUSH_MS);
+    await waited[1];
+    expect(batches).toEqual([[1, 2, 3]]);
   });
 });
