@@ -10,8 +10,9 @@ import { cpuMicros, floorToml, freePort, gatewayToml, root, rssMiB, startMinifla
 // The on-prem case: the gateway (Miniflare, with the OnPremModel Durable Object from
 // wrangler.toml) → the tunnel → a real switchboard-agent process (system Node) → one mock
 // vLLM replica it starts (test/engines/bin/vllm), beside calling that replica directly,
-// through the agent's own --listen endpoint, and through a bare forwarding Worker in the
-// same runtime (the floor). Then 1,000 streams at once over the one agent connection,
+// through the agent's own --listen endpoint, through a bare forwarding Worker in the
+// same runtime (the floor), and through that floor to the agent's --listen (both hops,
+// without the Durable Object and the WebSocket). Then 1,000 streams at once over the one agent connection,
 // and a 20 MB request body through the tunnel with the processes' RSS sampled meanwhile.
 
 export const ONPREM = {
@@ -32,6 +33,9 @@ const PLAN = {
 };
 
 export const TOKEN = 'agent-token-for-the-bench';
+const GATEWAY = 'gateway → tunnel';
+/** A bare Worker forwarding to the agent's --listen: both hops over plain HTTP, without the Durable Object and the WebSocket. */
+export const FLOOR_TO_AGENT = 'floor → agent --listen';
 const engineBinDir = join(root, 'test/engines/bin');
 
 export type OnPremStats = SampleStats;
@@ -239,6 +243,14 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
       devVars: { UPSTREAM_URL: agent.engineUrl },
     });
     started.push(floor);
+    // Both hops over plain HTTP (a bare Worker forwarding to the agent's --listen): the path without the Durable Object and the WebSocket.
+    const floorToAgent: RunningWorker = await startMiniflare(join(dir, 'floor-agent'), {
+      name: 'floor',
+      main: join(root, 'bench/floor-worker.ts'),
+      toml: floorToml(),
+      devVars: { UPSTREAM_URL: agent.listenUrl },
+    });
+    started.push(floorToAgent);
 
     const auth = { authorization: `Bearer ${gatewayKey}` };
     const body = (extra: Record<string, unknown>, stream: boolean) => Buffer.from(JSON.stringify({ ...benchmarkRequest(ONPREM.model, stream, images), ...extra }));
@@ -246,7 +258,8 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
       { label: 'direct (engine)', url: agent.engineUrl, path: '/v1/chat/completions', body: payload, headers: {} },
       { label: 'agent --listen', url: agent.listenUrl, path: '/v1/chat/completions', body: payload, headers: {} },
       { label: 'miniflare floor', url: floor.url, path: '/v1/chat/completions', body: payload, headers: {} },
-      { label: 'gateway → tunnel', url: gateway.url, path: '/v1/chat/completions', body: payload, headers: auth },
+      { label: FLOOR_TO_AGENT, url: floorToAgent.url, path: '/v1/chat/completions', body: payload, headers: {} },
+      { label: GATEWAY, url: gateway.url, path: '/v1/chat/completions', body: payload, headers: auth },
     ];
     const plain = targetsFor(body({}, false));
     const streaming = targetsFor(body({ mock_chunks: ONPREM.streamEvents }, true));
@@ -258,7 +271,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
     for (const t of plain) await sequential(t, plan.seqWarm);
     const seq = new Map(plain.map((t) => [t.label, emptySamples()]));
     // CPU per request of every process a path goes through (from /proc): what the p50s are made of, and steadier than they are.
-    const workerOf = new Map([['miniflare floor', floor], ['gateway → tunnel', gateway]]);
+    const workerOf = new Map([['miniflare floor', floor], [FLOOR_TO_AGENT, floorToAgent], [GATEWAY, gateway]]);
     const cpu = new Map(plain.map((t) => [t.label, { engine: 0, agent: 0, workerd: 0 }]));
     const processes = (label: string) => ({ engine: [agent.enginePid], agent: [agent.pid], workerd: workerOf.get(label)?.pids().workerd ?? [] });
     for (let r = 0; r < plan.rounds; r++)
@@ -272,7 +285,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
     if (process.env.ONPREM_PROFILE) {
       const inspector = await userWorkerInspector(inspectorPort!);
       const n = Number(process.env.ONPREM_PROFILE) || 1000;
-      await sequential(plain[3], n);
+      await sequential(plain.find((t) => t.label === GATEWAY)!, n);
       printTop(await inspector.stop(), n, 40);
     }
     const perRequest = (label: string) => {
@@ -297,7 +310,7 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
 
     const workerdPids = gateway.pids().workerd;
     const bodies = await bodyMemory(plain, agent, workerdPids, plan);
-    const bursts = [await burst(plain[3], agent, workerdPids)];
+    const bursts = [await burst(plain.find((t) => t.label === GATEWAY)!, agent, workerdPids)];
 
     const stats = summarize;
     return {

@@ -1,4 +1,4 @@
-import type { OnPremBody, OnPremResult } from './onprem.ts';
+import { FLOOR_TO_AGENT, type OnPremBody, type OnPremResult } from './onprem.ts';
 import type { ResilienceResult, ResilienceRun } from './resilience.ts';
 import type { TranslationResult } from './translation.ts';
 
@@ -77,6 +77,10 @@ export function printReport(r: BenchResult) {
   out.push('"bench CPU" = CPU of the benchmark process itself (load generator + mock thread; 100 % = one core). "reads" = pieces a stream arrived in.');
   out.push('"workerd CPU" = CPU time of the runtime process(es) serving the target, per request, from /proc (10 ms ticks): little moved by other load on the machine, unlike the times.');
   out.push('"floor (JS relay)" = the floor handing each streamed piece through JavaScript (read, enqueue; no translation): what any Worker that touches every event pays in this runtime.');
+  out.push(
+    '"translator" = the bare translator (bench/bare-translator.ts): the gateway\'s own parse, translation, provider call and stream translation, with none of its other features ' +
+      '(key check, request id, usage meter, on-prem peek, retry policy): what its translating costs by itself in this runtime.',
+  );
 
   if (r.translation.length) out.push('\nTranslation alone, per call (no I/O): Node 22 in-process CPU, and inside workerd (the gateway\'s runtime)');
   if (r.translation.length) out.push(
@@ -151,11 +155,22 @@ export function printReport(r: BenchResult) {
     const conc = (rt: string) => [c.concurrent[`${rt} gateway`], c.concurrent[`${rt} floor`]];
     const str = (rt: string) => [c.stream[`${rt} gateway`], c.stream[`${rt} floor`]];
     row('p50, sequential', (rt) => seq(rt)[0].p50 - seq(rt)[1].p50, plus, `≤ ${GOALS.p50AboveFloorMs} ms (bar ≤ ${GOALS.p50AboveFloorBarMs})`, (v) => v <= GOALS.p50AboveFloorMs);
+    // The bare translator (bare-translator.ts): the gateway's parse, translation and provider call alone.
+    const bare = (rt: string) => ({ seq: c.sequential[`${rt} translator`], str: c.stream[`${rt} translator`] });
+    const bared = c.runtimes.every((rt) => bare(rt).seq && bare(rt).str);
+    if (bared) {
+      row('  of which the bare translator', (rt) => bare(rt).seq.p50 - seq(rt)[1].p50, plus, '');
+      row('p50 above the bare translator', (rt) => seq(rt)[0].p50 - bare(rt).seq.p50, plus, '');
+    }
     row('p99, sequential', (rt) => seq(rt)[0].p99 - seq(rt)[1].p99, plus, '');
     row(`p50, ${r.plan.concurrency} concurrent`, (rt) => conc(rt)[0].p50 - conc(rt)[1].p50, plus, '');
     row(`p99, ${r.plan.concurrency} concurrent`, (rt) => conc(rt)[0].p99 - conc(rt)[1].p99, plus, '');
     row('throughput, % of floor', (rt) => conc(rt)[0].rps / conc(rt)[1].rps, pct, `≥ ${GOALS.throughputOfFloor * 100} %`, (v) => v >= GOALS.throughputOfFloor);
     row('first chunk delay, p50', (rt) => str(rt)[0].firstChunk.p50 - str(rt)[1].firstChunk.p50, plus, `≤ ${GOALS.firstChunkAboveFloorMs} ms`, (v) => v <= GOALS.firstChunkAboveFloorMs);
+    if (bared) {
+      row('  of which the bare translator', (rt) => bare(rt).str.firstChunk.p50 - str(rt)[1].firstChunk.p50, plus, '');
+      row('first chunk above the bare translator', (rt) => str(rt)[0].firstChunk.p50 - bare(rt).str.firstChunk.p50, plus, '');
+    }
     const relay = (rt: string) => c.stream[`${rt} floor (JS relay)`];
     const relayed = c.runtimes.every((rt) => relay(rt));
     // Every stream this gateway serves is read through JavaScript (translated, or tapped for its usage).
@@ -176,6 +191,7 @@ export function printReport(r: BenchResult) {
     }
     const cpuMs = (v: number) => (Number.isFinite(v) ? `${plus(v / 1000)} ms` : '–');
     row('workerd CPU per request', (rt) => (seq(rt)[0].cpuMicros ?? NaN) - (seq(rt)[1].cpuMicros ?? NaN), cpuMs, '');
+    if (bared) row('  of which the bare translator', (rt) => (bare(rt).seq.cpuMicros ?? NaN) - (seq(rt)[1].cpuMicros ?? NaN), cpuMs, '');
     row('workerd CPU per stream', (rt) => (str(rt)[0].cpuMicros ?? NaN) - (str(rt)[1].cpuMicros ?? NaN), cpuMs, '');
     out.push(table(['overhead', ...c.runtimes, 'goal'], rows));
   }
@@ -285,7 +301,7 @@ function onpremReport(o: OnPremResult): string[] {
   out.push(
     `  one mock vLLM replica (test/engines/mock-engine.mjs, zero latency) started by a real switchboard-agent, which dials the gateway's OnPremModel ` +
       `Durable Object and also serves --listen; the benchmark request (${(o.config.requestBytes / 1024).toFixed(0)} KiB) with model "${o.config.model}". ` +
-      '"miniflare floor" = a bare Worker forwarding to the engine over HTTP in the same runtime.',
+      '"miniflare floor" = a bare Worker forwarding to the engine over HTTP in the same runtime; "floor → agent --listen" = that Worker forwarding to the agent\'s --listen instead.',
   );
   const d = o.sequential[direct];
   out.push(`\nSequential (${d.n} requests each, one at a time)`);
@@ -373,6 +389,12 @@ function onpremReport(o: OnPremResult): string[] {
     larger && smaller ? larger[`${which}Peak`] - larger[`${which}Baseline`] - (smaller[`${which}Peak`] - smaller[`${which}Baseline`]) : NaN;
   const rows: string[][] = [
     ['p50 added over direct, sequential', `${plus(added)} ms`, `≤ ${GOALS.onpremP50OverDirectMs} ms`, verdict(added <= GOALS.onpremP50OverDirectMs)],
+    ...(o.sequential[FLOOR_TO_AGENT]
+      ? [
+          ['  of which both hops over plain HTTP (floor → agent --listen)', `${plus(o.sequential[FLOOR_TO_AGENT].p50 - d.p50)} ms`, '', ''],
+          ['  the tunnel above that (Durable Object, WebSocket, frames)', `${plus(o.sequential[gateway].p50 - o.sequential[FLOOR_TO_AGENT].p50)} ms`, '', ''],
+        ]
+      : []),
     [`p50 added over direct, ${o.config.concurrency} concurrent`, `${plus(o.concurrent[gateway].p50 - cd.p50)} ms`, '', ''],
     ['first chunk / finish added, 300 events', `${plus(o.stream[gateway].firstChunk.p50 - sd.firstChunk.p50)} / ${plus(o.stream[gateway].total.p50 - sd.total.p50)} ms`, '', ''],
     [

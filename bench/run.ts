@@ -98,26 +98,28 @@ async function main() {
     const specs: WorkerSpec[] = [
       { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: mock.url } },
       { name: 'gateway', main: join(root, 'src/index.ts'), toml: gatewayToml(), devVars: secrets, migrate: process.env.BENCH_NO_USAGE ? false : true },
+      // The gateway's translation alone (bare-translator.ts), to split its overhead into translating and the rest.
+      { name: 'translator', main: join(root, 'bench/bare-translator.ts'), toml: gatewayToml(), devVars: secrets },
     ];
     const skipped: { case: string; reason: string }[] = [];
     for (const runtime of providerCases.length ? runtimesWanted : []) {
-      const pair: RunningWorker[] = [];
+      const started: RunningWorker[] = []; // this runtime's workers
       for (const spec of specs) {
         log(`starting ${spec.name} under ${runtime} …`);
         const dir = join(work, `${runtime}-${spec.name}`);
         try {
-          pair.push(runtime === 'wrangler' ? await startWranglerDev(dir, spec) : await startMiniflare(dir, spec));
+          started.push(runtime === 'wrangler' ? await startWranglerDev(dir, spec) : await startMiniflare(dir, spec));
         } catch (error) {
           // A runtime that cannot run the gateway (or the floor) is reported, and the other one still measured.
           const reason = `${spec.name} failed to start: ${firstLines(error instanceof Error ? error.message : String(error))}`;
           log(`${runtime}: ${reason}`);
           skipped.push({ case: `everything under ${runtime}`, reason });
-          await Promise.allSettled(pair.map((w) => w.close()));
-          pair.length = 0;
+          await Promise.allSettled(started.map((w) => w.close()));
+          started.length = 0;
           break;
         }
       }
-      running.push(...pair);
+      running.push(...started);
     }
     if (providerCases.length && !running.some((w) => w.worker === 'gateway')) throw new Error(`no runtime could run the gateway:\n${skipped.map((s) => s.reason).join('\n')}`);
 
@@ -189,8 +191,8 @@ async function main() {
 
 interface PreparedTargets {
   direct: Target;
-  /** runtime → { floor, gateway }; for streams also the floor relaying through JavaScript (floor-worker.ts) */
-  runtimes: { runtime: string; floor: Target; jsRelay?: Target; gateway: Target }[];
+  /** runtime → { floor, bare translator, gateway }; for streams also the floor relaying through JavaScript (floor-worker.ts) */
+  runtimes: { runtime: string; floor: Target; jsRelay?: Target; translator: Target; gateway: Target }[];
 }
 
 /**
@@ -207,12 +209,18 @@ async function prepareCase(
   const checks: string[] = [];
   const gateways = running.filter((w) => w.worker === 'gateway');
   const floors = running.filter((w) => w.worker === 'floor');
+  const translators = running.filter((w) => w.worker === 'translator');
   const gatewayTarget = (w: RunningWorker, stream: boolean): Target => ({
     label: `${w.runtime} gateway`,
     url: w.url,
     path: '/v1/chat/completions',
     body: Buffer.from(bodies[stream ? `${c.name}Stream` : c.name]),
     headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+  });
+  const translatorTarget = (runtime: string, stream: boolean): Target => ({
+    ...gatewayTarget(translators.find((t) => t.runtime === runtime)!, stream),
+    label: `${runtime} translator`,
+    headers: {},
   });
 
   const upstream: Record<'plain' | 'stream', { path: string; body: Buffer } | undefined> = { plain: undefined, stream: undefined };
@@ -250,6 +258,7 @@ async function prepareCase(
           runtime: g.runtime,
           floor: native(`${g.runtime} floor`, floorUrl),
           ...(stream ? { jsRelay: { ...native(`${g.runtime} floor (JS relay)`, floorUrl), path: `/js-relay${sent.path}` } } : {}),
+          translator: translatorTarget(g.runtime, stream),
           gateway: gatewayTarget(g, stream),
         };
       }),
@@ -257,10 +266,14 @@ async function prepareCase(
   };
   const targets = build(false);
   const streamTargets = build(true);
-  // The floor must answer with the mock's bytes, or it is no floor.
+  // The floor must answer with the mock's bytes, or it is no floor; the bare translator, as the gateway does.
   for (const t of [targets, streamTargets]) {
     const direct = await send(t.direct, true);
     for (const r of t.runtimes) {
+      const stream = t === streamTargets;
+      const translated = await send(r.translator, true);
+      const problem = translated.status !== 200 ? `HTTP ${translated.status}` : stream ? checkOpenAIStream(translated.body!) : checkOpenAICompletion(translated.body!);
+      if (problem) return { skip: `${r.translator.label} did not answer a valid ${stream ? 'stream' : 'completion'}: ${problem}` };
       for (const floor of [r.floor, r.jsRelay]) {
         if (!floor) continue;
         const viaFloor = await send(floor, true);
@@ -317,7 +330,7 @@ function checkUpstreamRequest(name: CaseName, text: string, stream: boolean): st
 // --- measurement: every target in turn, round by round, so drift in machine load hits all alike ---
 
 async function measureCase(targets: PreparedTargets, streamTargets: PreparedTargets, running: RunningWorker[]) {
-  const list = (t: PreparedTargets) => [t.direct, ...t.runtimes.flatMap((r) => [r.floor, ...(r.jsRelay ? [r.jsRelay] : []), r.gateway])];
+  const list = (t: PreparedTargets) => [t.direct, ...t.runtimes.flatMap((r) => [r.floor, ...(r.jsRelay ? [r.jsRelay] : []), r.translator, r.gateway])];
   const rotate = <T>(items: T[], by: number) => items.map((_, i) => items[(i + by) % items.length]);
   // The workerd processes serving a target (none for the mock called directly), for its CPU per request.
   const workerOf = (t: Target) => running.find((w) => t.label.startsWith(`${w.runtime} ${w.worker}`));
