@@ -236,21 +236,14 @@ export async function onpremBench(dir: string, gatewayKey: string, images: Buffe
     started.push(gateway);
     const agent = await startAgent(join(dir, 'agent'), gateway.url, gatewayKey, node);
     started.push({ close: agent.stop });
-    const floor: RunningWorker = await startMiniflare(join(dir, 'floor'), {
-      name: 'floor',
-      main: join(root, 'bench/floor-worker.ts'),
-      toml: floorToml(),
-      devVars: { UPSTREAM_URL: agent.engineUrl },
-    });
-    started.push(floor);
+    const startFloor = async (name: string, upstreamUrl: string): Promise<RunningWorker> => {
+      const worker = await startMiniflare(join(dir, name), { name: 'floor', main: join(root, 'bench/floor-worker.ts'), toml: floorToml(), devVars: { UPSTREAM_URL: upstreamUrl } });
+      started.push(worker);
+      return worker;
+    };
+    const floor = await startFloor('floor', agent.engineUrl);
     // Both hops over plain HTTP (a bare Worker forwarding to the agent's --listen): the path without the Durable Object and the WebSocket.
-    const floorToAgent: RunningWorker = await startMiniflare(join(dir, 'floor-agent'), {
-      name: 'floor',
-      main: join(root, 'bench/floor-worker.ts'),
-      toml: floorToml(),
-      devVars: { UPSTREAM_URL: agent.listenUrl },
-    });
-    started.push(floorToAgent);
+    const floorToAgent = await startFloor('floor-agent', agent.listenUrl);
 
     const auth = { authorization: `Bearer ${gatewayKey}` };
     const body = (extra: Record<string, unknown>, stream: boolean) => Buffer.from(JSON.stringify({ ...benchmarkRequest(ONPREM.model, stream, images), ...extra }));
