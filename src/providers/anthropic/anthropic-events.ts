@@ -37,7 +37,8 @@ export function anthropicEvents<T = RawMessageStreamEvent>(
   });
 }
 
-function safeJson(text: string): unknown {
+/** The JSON value of `text`, or undefined when it is not JSON (an error page, an empty body). */
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

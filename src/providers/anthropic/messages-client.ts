@@ -1,5 +1,6 @@
 import { BaseAnthropic, type ClientOptions } from '@anthropic-ai/sdk/client';
 import { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError, type APIError } from '@anthropic-ai/sdk/core/error';
+import { safeJson } from './anthropic-events';
 
 // The Messages call: the SDK builds the request (URL, auth, anthropic-version and its
 // platform headers) and types every error; the fetch in between is done here. The SDK's
@@ -53,7 +54,7 @@ export class MessagesClient extends BaseAnthropic {
     }
     if (response.ok) return response;
     const text = await response.text().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
-    const json = parseJson(text);
+    const json = safeJson(text);
     throw this.makeStatusError(response.status, json as object, json === undefined ? text : undefined, response.headers) satisfies APIError;
   }
 
@@ -71,13 +72,5 @@ export class MessagesClient extends BaseAnthropic {
       if (this.prepared.size < 8) this.prepared.set(key, call);
     }
     return call;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
