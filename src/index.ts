@@ -54,14 +54,15 @@ app.post(AZURE_CHAT, chatCompletions);
 app.get('/openai/models', listModels);
 app.get('/openai/models/:model{.+}', retrieveModel);
 // A known path with the wrong method: say which method it takes rather than "unknown endpoint".
-for (const [path, shown, allowed] of [
-  ['/v1/chat/completions', '/v1/chat/completions', 'POST'],
-  ['/v1/models', '/v1/models', 'GET'],
-  ['/v1/models/:model{.+}', '/v1/models/{model}', 'GET'],
-  [AZURE_CHAT, '/openai/deployments/{deployment}/chat/completions', 'POST'],
-  ['/openai/models', '/openai/models', 'GET'],
-  ['/openai/models/:model{.+}', '/openai/models/{model}', 'GET'],
+for (const [path, allowed] of [
+  ['/v1/chat/completions', 'POST'],
+  ['/v1/models', 'GET'],
+  ['/v1/models/:model{.+}', 'GET'],
+  [AZURE_CHAT, 'POST'],
+  ['/openai/models', 'GET'],
+  ['/openai/models/:model{.+}', 'GET'],
 ] as const) {
+  const shown = path.replace(/:(\w+)\{[^}]*\}/g, '{$1}'); // `/v1/models/{model}`, as the API reference writes it
   app.all(path, (c) =>
     errorResponse(
       new GatewayError(405, `${c.req.method} is not allowed on ${shown}; use ${allowed}.`, 'invalid_request_error', null, 'method_not_allowed'),

@@ -240,16 +240,17 @@ describe('endpoints, methods and keys', () => {
   });
 
   it.each([
-    ['GET', '/v1/chat/completions', 'POST'],
-    ['PUT', '/v1/chat/completions', 'POST'],
-    ['DELETE', '/v1/models', 'GET'],
-    ['POST', '/v1/models', 'GET'],
-    ['DELETE', '/v1/models/gpt-4o', 'GET'],
-  ])('%s %s → 405, allow %s', async (method, path, allowed) => {
+    ['GET', '/v1/chat/completions', 'POST', '/v1/chat/completions'],
+    ['PUT', '/v1/chat/completions', 'POST', '/v1/chat/completions'],
+    ['DELETE', '/v1/models', 'GET', '/v1/models'],
+    ['POST', '/v1/models', 'GET', '/v1/models'],
+    ['DELETE', '/v1/models/gpt-4o', 'GET', '/v1/models/{model}'],
+    ['GET', '/openai/deployments/gpt-4o/chat/completions', 'POST', '/openai/deployments/{deployment}/chat/completions'],
+  ])('%s %s → 405, allow %s', async (method, path, allowed, shown) => {
     const res = await fetch(`${gateway.url}${path}`, { method, headers: auth, body: ['POST', 'PUT'].includes(method) ? JSON.stringify(ok()) : undefined });
     expect(res.headers.get('allow')).toBe(allowed);
     const error = await expectError(res, 405, { code: 'method_not_allowed' });
-    expect(error.message).toContain(allowed);
+    expect(error.message).toBe(`${method} is not allowed on ${shown}; use ${allowed}.`);
     expect(mock.server.requests).toHaveLength(0);
   });
 
